@@ -1,0 +1,84 @@
+"""The config handling every tool shares: ``--cfg-options``, ``--work-dir``, ``--launcher``."""
+import argparse
+import logging
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument('--work-dir', help='where outputs go; default work_dirs/<config name>')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default=None,
+        help='override config settings, key=value (e.g. train_dataloader.batch_size=8)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch: torchrun)')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
+    """Read a config and apply the common arguments.
+
+    The work dir is, in order: ``--work-dir``, the config's ``work_dir``, ``work_dirs/<config
+    name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config {path} not found')
+    cfg = Config.fromfile(path)
+    if args is None:
+        args = argparse.Namespace(work_dir=None, cfg_options=None, launcher='none', local_rank=0)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        init_cpu_distributed(cfg)
+    return cfg
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group with gloo when there is no CUDA.
+
+    mmengine's launchers call ``torch.cuda.set_device``, which fails without CUDA; a process group
+    that already exists makes the Runner skip them. Only torchrun (``--launcher pytorch``)
+    describes the group in the environment, so only it is handled here. DDP gets no device ids,
+    as it requires for CPU modules.
+    """
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA; on CPU use torchrun '
+                           '(tools/dist_train.sh) with --launcher pytorch')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        print_log('no CUDA: distributed backend gloo instead of nccl', logger='current',
+                  level=logging.WARNING)
+        dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend=dist_cfg['backend'])
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the config's OptimWrapper to mmengine's AmpOptimWrapper (dynamic loss scale)."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP is already enabled in the config', logger='current', level=logging.WARNING)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp needs optim_wrapper.type=OptimWrapper, the config has {wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -1,0 +1,4 @@
+"""mmengine extensions: hooks."""
+from .hooks import ClassCountCheckHook
+
+__all__ = ['ClassCountCheckHook']

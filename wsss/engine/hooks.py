@@ -1,0 +1,46 @@
+"""Hooks that make misconfigurations fail early and clearly."""
+from typing import Iterator, Tuple
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from ..registry import HOOKS
+
+
+def _num_classes_of(model) -> Iterator[Tuple[str, int]]:
+    """(module name, num_classes) of every submodule that declares a class count."""
+    if is_model_wrapper(model):
+        model = model.module
+    for name, module in model.named_modules():
+        n = getattr(module, 'num_classes', None)
+        if isinstance(n, int) and not isinstance(n, bool):
+            yield f'model.{name}' if name else 'model', n
+
+
+@HOOKS.register_module()
+class ClassCountCheckHook(Hook):
+    """Stops a run whose model's class count differs from its dataset's, naming the config file,
+    the model part and the dataset, before any iteration is spent."""
+
+    priority = 'VERY_HIGH'
+
+    def _check(self, runner, dataloader) -> None:
+        dataset = dataloader.dataset
+        classes = dataset.metainfo.get('classes')
+        if classes is None:
+            return
+        wrong = [f'{name}.num_classes={n}' for name, n in _num_classes_of(runner.model)
+                 if n != len(classes)]
+        if wrong:
+            raise ValueError(
+                f'config {runner.cfg.filename}: {", ".join(wrong)}, but dataset '
+                f'{type(dataset).__name__} has {len(classes)} classes (background included)')
+
+    def before_train(self, runner) -> None:
+        self._check(runner, runner.train_dataloader)
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_dataloader)
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_dataloader)
