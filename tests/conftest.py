@@ -1,0 +1,145 @@
+"""Tiny datasets built in tmp dirs with hand-written content, and helpers to run the tools."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from wsss.datasets.class_names import COCO14_CLASSES, VOC12_CLASSES
+from wsss.datasets.seeds import write_label_map
+from wsss.utils import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+VOC = {name: i + 1 for i, name in enumerate(VOC12_CLASSES)}
+COCO = {name: i + 1 for i, name in enumerate(COCO14_CLASSES)}
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _registered(tmp_path_factory):
+    os.environ['WSSS_CACHE_DIR'] = str(tmp_path_factory.mktemp('cache'))
+    register_all_modules()
+
+
+def write_image(path: str, h: int, w: int, seed: int = 0) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def voc_xml(objects: List[str]) -> str:
+    body = ''.join(f'<object><name>{o}</name><difficult>0</difficult></object>' for o in objects)
+    return f'<annotation>{body}</annotation>'
+
+
+# name -> (split, mask, XML objects). The XML of img_b also lists a bottle the mask lacks, as
+# happens for tiny or difficult objects.
+def voc_masks() -> Dict[str, tuple]:
+    a = np.zeros((6, 8), np.uint8)
+    a[1:4, 1:4] = VOC['cat']
+    a[2:5, 5:7] = VOC['person']
+    a[0, :] = 255
+    b = np.zeros((6, 8), np.uint8)
+    b[2:6, 0:5] = VOC['dog']
+    c = np.zeros((6, 8), np.uint8)
+    return {'img_a': ('train', a, ['cat', 'person']),
+            'img_b': ('train', b, ['dog', 'bottle']),
+            'img_c': ('val', c, [])}
+
+
+@pytest.fixture
+def voc_root(tmp_path) -> str:
+    root = str(tmp_path / 'VOC2012')
+    splits: Dict[str, List[str]] = {}
+    for i, (name, (split, mask, objects)) in enumerate(voc_masks().items()):
+        write_image(osp.join(root, 'JPEGImages', name + '.jpg'), *mask.shape, seed=i)
+        write_label_map(osp.join(root, 'SegmentationClass', name + '.png'), mask)
+        os.makedirs(osp.join(root, 'Annotations'), exist_ok=True)
+        with open(osp.join(root, 'Annotations', name + '.xml'), 'w') as f:
+            f.write(voc_xml(objects))
+        splits.setdefault(split, []).append(name)
+    os.makedirs(osp.join(root, 'ImageSets', 'Segmentation'))
+    for split, names in splits.items():
+        with open(osp.join(root, 'ImageSets', 'Segmentation', split + '.txt'), 'w') as f:
+            f.write('\n'.join(names) + '\n')
+    return root
+
+
+def coco_category_ids() -> Dict[str, int]:
+    """COCO-like category ids with gaps (1..90 in the real file)."""
+    return {name: i + 1 + i // 10 for i, name in enumerate(COCO14_CLASSES)}
+
+
+def _rle(mask: np.ndarray) -> dict:
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode()
+    return rle
+
+
+def _uncompressed_rle(mask: np.ndarray) -> dict:
+    flat = mask.astype(np.uint8).flatten(order='F')
+    counts, current, run = [], 0, 0
+    for v in flat:
+        if v != current:
+            counts.append(run)
+            current, run = v, 0
+        run += 1
+    counts.append(run)
+    return {'counts': counts, 'size': list(mask.shape)}
+
+
+def coco_expected() -> Dict[str, dict]:
+    """Hand-made expectations of the tiny COCO tree, by image file stem."""
+    person = np.zeros((8, 10), np.uint8)
+    person[2:6, 2:8] = 1          # polygon (2,2)-(8,6), a 6x4 rectangle
+    dog = np.zeros((8, 10), np.uint8)
+    dog[3:5, 6:10] = 1            # RLE, smaller: wins the overlap
+    crowd_car = np.zeros((8, 10), np.uint8)
+    crowd_car[0:4, 0:10] = 1      # crowd, uncompressed RLE
+    gt1 = np.zeros((8, 10), np.uint8)
+    gt1[person == 1] = COCO['person']
+    gt1[dog == 1] = COCO['dog']
+    return {
+        'COCO_train2014_000000000001': dict(
+            id=1, labels=[COCO['person'], COCO['dog']], gt=gt1,
+            anns=[('person', dict(segmentation=[[2, 2, 8, 2, 8, 6, 2, 6]], area=24.0,
+                                  iscrowd=0)),
+                  ('dog', dict(segmentation=_rle(dog), area=8.0, iscrowd=0))]),
+        'COCO_train2014_000000000002': dict(
+            id=2, labels=[COCO['car']], gt=crowd_car * COCO['car'],
+            anns=[('car', dict(segmentation=_uncompressed_rle(crowd_car), area=40.0,
+                               iscrowd=1))]),
+        'COCO_train2014_000000000003': dict(id=3, labels=[], gt=np.zeros((8, 10), np.uint8),
+                                            anns=[]),
+    }
+
+
+@pytest.fixture
+def coco_root(tmp_path) -> str:
+    root = str(tmp_path / 'coco2014')
+    cats = coco_category_ids()
+    images, annotations = [], []
+    for stem, exp in coco_expected().items():
+        write_image(osp.join(root, 'train2014', stem + '.jpg'), 8, 10, seed=exp['id'])
+        images.append(dict(id=exp['id'], file_name=stem + '.jpg', height=8, width=10))
+        for name, ann in exp['anns']:
+            annotations.append(dict(ann, id=len(annotations) + 1, image_id=exp['id'],
+                                    category_id=cats[name], bbox=[0, 0, 1, 1]))
+    os.makedirs(osp.join(root, 'annotations'))
+    # categories deliberately out of id order: the loader sorts them
+    categories = [dict(id=i, name=n, supercategory='x') for n, i in reversed(cats.items())]
+    with open(osp.join(root, 'annotations', 'instances_train2014.json'), 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+    return root
+
+
+def run_tool(*args: str, env: dict = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` from the repository root; output captured as text."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=full_env, timeout=timeout)

@@ -1,0 +1,47 @@
+"""Check a seed folder against the seed contract: one PNG per image of the split, single channel,
+values 0..C or 255, the image's size. Prints what is wrong and exits 1 if anything is.
+
+    python tools/check_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train_aug
+"""
+import argparse
+import sys
+
+import mmengine
+
+from wsss.datasets import dataset_config
+from wsss.datasets.seeds import find_seed_problems
+from wsss.registry import DATASETS
+from wsss.utils import register_all_modules
+
+SHOWN = 5  # examples printed per kind of problem
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('seed_dir')
+    parser.add_argument('--dataset', required=True, choices=['voc12', 'coco14'])
+    parser.add_argument('--data-root', required=True)
+    parser.add_argument('--split', required=True)
+    args = parser.parse_args()
+
+    register_all_modules()
+    dataset = DATASETS.build(dataset_config(args.dataset, args.data_root, args.split))
+    samples = [(info['img_name'], info['img_path'])
+               for info in (dataset.get_data_info(i) for i in range(len(dataset)))]
+    problems = find_seed_problems(mmengine.track_iter_progress(samples), args.seed_dir,
+                                  len(dataset.metainfo['classes']))
+    bad = sum(len(v) for v in problems.values())
+    print(f'\n{len(samples)} images, {len(samples) - bad} good seeds in {args.seed_dir}')
+    for kind, messages in problems.items():
+        if messages:
+            print(f'{kind}: {len(messages)}')
+            for m in messages[:SHOWN]:
+                print(f'  {m}')
+            if len(messages) > SHOWN:
+                print(f'  ... and {len(messages) - SHOWN} more')
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

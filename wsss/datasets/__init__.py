@@ -1,0 +1,27 @@
+"""Datasets: VOC12, COCO14, folders of images, and seeds as stage-two training data."""
+from .base import WSSSDataset
+from .class_names import (COCO14_CLASSES, DATASET_CLASSES, VOC12_CLASSES, voc_palette,
+                          with_background)
+from .coco import COCO14Dataset, coco_semantic_mask
+from .folder import ImageFolderDataset
+from .pseudo_label import PseudoLabelDataset
+from .seeds import (SeedError, check_label_map, confidence_path, read_label_map, seed_path,
+                    write_confidence, write_label_map)
+from .transforms import ImageLoadError, LoadImage, LoadLabelMap, PackWSSSInputs
+from .voc import VOC12Dataset
+
+__all__ = [
+    'WSSSDataset', 'VOC12Dataset', 'COCO14Dataset', 'ImageFolderDataset', 'PseudoLabelDataset',
+    'LoadImage', 'LoadLabelMap', 'PackWSSSInputs', 'ImageLoadError', 'SeedError',
+    'check_label_map', 'read_label_map', 'write_label_map', 'write_confidence', 'seed_path',
+    'confidence_path', 'coco_semantic_mask', 'VOC12_CLASSES', 'COCO14_CLASSES', 'DATASET_CLASSES',
+    'voc_palette', 'with_background', 'dataset_config'
+]
+
+
+def dataset_config(name: str, data_root: str, split: str, **kwargs) -> dict:
+    """Config of a dataset by the short names the tools take: voc12, coco14."""
+    types = dict(voc12='VOC12Dataset', coco14='COCO14Dataset')
+    if name not in types:
+        raise ValueError(f'unknown dataset {name!r}; one of {sorted(types)}')
+    return dict(type=types[name], data_root=data_root, split=split, **kwargs)

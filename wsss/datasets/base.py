@@ -1,0 +1,66 @@
+"""Base of the wsss datasets: an mmseg dataset whose samples also carry image-level labels."""
+import os.path as osp
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import mmengine
+import numpy as np
+from mmseg.datasets import BaseSegDataset
+
+from ..utils.cache import cached_json, files_fingerprint
+from .seeds import read_label_map
+
+
+class WSSSDataset(BaseSegDataset):
+    """An mmseg segmentation dataset whose data infos add
+
+    - ``img_name``: the image's name without extension (seeds are ``<seed_dir>/<img_name>.png``);
+    - ``img_labels``: the image-level labels, a multi-hot uint8 vector over the foreground classes
+      1..C (index c-1), carried into the data sample's metainfo by ``PackWSSSInputs``;
+    - ``num_classes``: C + 1 (background included), so label loaders can check value ranges.
+
+    ``seg_map_path`` is the ground truth when the dataset has one, else absent.
+    """
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.metainfo['classes'])
+
+    def make_data_info(self, img_path: str, img_name: str, class_ids: Iterable[int],
+                       seg_map_path: Optional[str] = None) -> dict:
+        labels = np.zeros(self.num_classes - 1, dtype=np.uint8)
+        for c in class_ids:
+            labels[int(c) - 1] = 1
+        info = dict(img_path=img_path, img_name=img_name, img_labels=labels,
+                    num_classes=self.num_classes, label_map=self.label_map,
+                    reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+        if seg_map_path is not None:
+            info['seg_map_path'] = seg_map_path
+        return info
+
+    def read_name_list(self) -> List[str]:
+        """The image names of ``ann_file``, one per line, with an error naming a missing file."""
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'split list {self.ann_file} not found')
+        return [n.strip() for n in mmengine.list_from_file(self.ann_file) if n.strip()]
+
+
+def labels_from_masks(paths: Sequence[str], num_classes: int) -> List[List[int]]:
+    """Image-level labels (foreground ids present, sorted) of each mask, cached on disk."""
+
+    def compute() -> List[List[int]]:
+        out = []
+        for p in mmengine.track_iter_progress(list(paths)) if len(paths) > 500 else paths:
+            ids = np.unique(read_label_map(p))
+            out.append([int(c) for c in ids if 0 < c < num_classes])
+        return out
+
+    missing = [p for p in paths if not osp.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f'{len(missing)} label masks are missing, first: {missing[0]}')
+    key = files_fingerprint(paths, extra=f'labels_from_masks:{num_classes}')
+    return cached_json('image_labels', key, compute)
+
+
+def class_index(classes: Sequence[str]) -> Dict[str, int]:
+    """Foreground class name -> id (1..C) for a class tuple that starts with 'background'."""
+    return {name: i for i, name in enumerate(classes) if i > 0}

@@ -1,0 +1,81 @@
+"""The one place that owns class names, CLIP-ES synonyms, background words and palettes.
+
+Class ids: 0 = background, 1..C = foreground in the order below, 255 = ignore.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+VOC12_CLASSES: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
+    'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train',
+    'tvmonitor')
+
+COCO14_CLASSES: Tuple[str, ...] = (
+    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
+    'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
+    'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
+    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
+    'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle',
+    'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
+    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone',
+    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hair drier', 'toothbrush')
+
+# CLIP-ES prompt names: a comma-separated list of synonyms is embedded as one prompt.
+VOC12_PROMPT_NAMES: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat',
+    'cow', 'table', 'dog', 'horse', 'motorbike', 'person with clothes,people,human',
+    'potted plant', 'sheep', 'sofa', 'train', 'tvmonitor screen')
+
+COCO14_PROMPT_NAMES: Tuple[str, ...] = (
+    'person with clothes,people,human', 'bicycle', 'car', 'motorbike', 'aeroplane', 'bus', 'train',
+    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench',
+    'bird avian', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe',
+    'backpack,bag', 'umbrella,parasol', 'handbag,purse', 'necktie', 'suitcase', 'frisbee',
+    'skis', 'snowboard', 'sports ball', 'kite', 'baseball bat', 'glove', 'skateboard', 'surfboard',
+    'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'dessertspoon', 'bowl',
+    'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut',
+    'cake', 'chair seat', 'sofa', 'potted plant', 'bed', 'table', 'toilet', 'tvmonitor screen',
+    'laptop', 'mouse', 'remote control', 'keyboard', 'cell phone', 'microwave', 'oven', 'toaster',
+    'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hairdrier,blowdrier',
+    'toothbrush')
+
+VOC12_BACKGROUND_WORDS: Tuple[str, ...] = (
+    'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river', 'sea',
+    'railway', 'railroad', 'keyboard', 'helmet', 'cloud', 'house', 'mountain', 'ocean', 'road',
+    'rock', 'street', 'valley', 'bridge', 'sign')
+
+COCO14_BACKGROUND_WORDS: Tuple[str, ...] = tuple(
+    w for w in VOC12_BACKGROUND_WORDS if w not in ('keyboard', 'sign'))
+
+DATASET_CLASSES: Dict[str, Dict[str, Tuple[str, ...]]] = {
+    'voc12': dict(classes=VOC12_CLASSES, prompt_names=VOC12_PROMPT_NAMES,
+                  background_words=VOC12_BACKGROUND_WORDS),
+    'coco14': dict(classes=COCO14_CLASSES, prompt_names=COCO14_PROMPT_NAMES,
+                   background_words=COCO14_BACKGROUND_WORDS),
+}
+
+
+def with_background(classes: Sequence[str]) -> Tuple[str, ...]:
+    """The mmseg class tuple: 'background' at id 0, then the foreground classes."""
+    return ('background', *classes)
+
+
+def voc_palette(num_colors: int = 256) -> List[List[int]]:
+    """The PASCAL VOC colour map (bit-interleaved), extended to any number of colours."""
+    palette = []
+    for i in range(num_colors):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+def flat_palette() -> List[int]:
+    """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream)."""
+    return [v for rgb in voc_palette(256) for v in rgb]

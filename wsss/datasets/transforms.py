@@ -1,0 +1,104 @@
+"""Loading and packing transforms that check their input and name the file when it is bad."""
+from typing import Optional
+
+import mmcv
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+from mmengine import fileio
+from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
+
+from ..registry import TRANSFORMS
+from .seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
+
+JPEG_EOI = b'\xff\xd9'
+
+
+class ImageLoadError(OSError):
+    """An image that cannot be decoded, or is truncated; the message names the file."""
+
+
+def read_image_bytes(path: str, data: bytes, color_type: str = 'color',
+                     backend: str = 'cv2') -> np.ndarray:
+    """Decode an image, refusing truncated JPEGs (which OpenCV decodes silently, grey-filled)."""
+    if path.lower().endswith(('.jpg', '.jpeg')) and JPEG_EOI not in data[-64:]:
+        raise ImageLoadError(f'image {path} is truncated (no JPEG end marker)')
+    try:
+        img = mmcv.imfrombytes(data, flag=color_type, backend=backend)
+    except Exception as e:  # decoders raise many types
+        raise ImageLoadError(f'cannot decode image {path}: {e}') from e
+    if img is None:
+        raise ImageLoadError(f'cannot decode image {path}')
+    return img
+
+
+@TRANSFORMS.register_module()
+class LoadImage(LoadImageFromFile):
+    """mmcv's LoadImageFromFile (BGR) with errors that name the file and a check for truncated
+    JPEGs. With ``ignore_empty=True`` a bad image gives None (the dataset draws another)."""
+
+    def transform(self, results: dict) -> Optional[dict]:
+        path = results['img_path']
+        try:
+            try:
+                data = fileio.get(path, backend_args=self.backend_args)
+            except OSError as e:
+                raise ImageLoadError(f'cannot read image {path}: {e}') from e
+            img = read_image_bytes(path, data, self.color_type, self.imdecode_backend)
+        except ImageLoadError:
+            if self.ignore_empty:
+                return None
+            raise
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadLabelMap(LoadAnnotations):
+    """mmseg's LoadAnnotations for GT masks and seeds alike, which also
+
+    - checks the values (0..C and 255) and that the size equals the image's (``ori_shape``),
+      with an error naming the file;
+    - applies the confidence-guided loss: where ``conf_path`` is set (PseudoLabelDataset),
+      pixels whose confidence is below ``conf_threshold`` become 255.
+    """
+
+    def _load_seg_map(self, results: dict) -> None:
+        path = results['seg_map_path']
+        label = read_label_map(path)
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            check_label_map(label, num_classes, path, results.get('ori_shape'))
+        if results.get('conf_path'):
+            conf = read_label_map(results['conf_path'])
+            if conf.shape != label.shape:
+                raise SeedError(f"{results['conf_path']}: size differs from its seed {path}")
+            label = label.copy()
+            label[conf.astype(np.float32) / 255 < results['conf_threshold']] = IGNORE_INDEX
+        if results.get('label_map'):
+            mapped = label.copy()
+            for old, new in results['label_map'].items():
+                mapped[label == old] = new
+            label = mapped
+        if results.get('reduce_zero_label', self.reduce_zero_label):
+            label = label.astype(np.int16)
+            label[label == 0] = IGNORE_INDEX
+            label -= 1
+            label[label == IGNORE_INDEX - 1] = IGNORE_INDEX
+            label = label.astype(np.uint8)
+        results['gt_seg_map'] = label
+        results['seg_fields'].append('gt_seg_map')
+
+
+@TRANSFORMS.register_module()
+class PackWSSSInputs(PackSegInputs):
+    """mmseg's PackSegInputs that also carries ``img_name`` and the image-level labels
+    ``img_labels`` (multi-hot over 1..C) in the data sample's metainfo."""
+
+    def __init__(self, meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                                  'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                                  'reduce_zero_label', 'img_name', 'img_labels')) -> None:
+        super().__init__(meta_keys=meta_keys)
