@@ -1,0 +1,37 @@
+# Stage two on VOC 2012: train on seeds of train_aug (PseudoLabelDataset), evaluate on val GT.
+data_root = 'data/VOCdevkit/VOC2012'
+crop_size = (512, 512)
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='LoadLabelMap'),
+    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackWSSSInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='LoadLabelMap'),
+    dict(type='PackWSSSInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='PseudoLabelDataset',
+        seed_dir='work_dirs/seeds/voc12_train_aug',  # set to the seeds to train on
+        dataset=dict(type='VOC12Dataset', data_root=data_root, split='train_aug'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='VOC12Dataset', data_root=data_root, split='val', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

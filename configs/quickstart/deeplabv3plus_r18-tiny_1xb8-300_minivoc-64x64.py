@@ -1,0 +1,8 @@
+# The quickstart's stage two: the tiny DeepLabV3+ trained for 300 iterations on the mini VOC tree.
+_base_ = '../deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-20_minivoc-64x64.py'
+train_dataloader = dict(batch_size=8)
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=300, by_epoch=False)]
+train_cfg = dict(max_iters=300, val_interval=300)
+default_hooks = dict(logger=dict(interval=50),
+                     checkpoint=dict(interval=300, max_keep_ckpts=1))

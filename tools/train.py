@@ -1,0 +1,38 @@
+"""Train a stage-one (prompt learning) or stage-two (mmseg segmentor) model from a config.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    bash tools/dist_train.sh CONFIG NUM_GPUS [...]      # torchrun, one process per GPU
+"""
+import argparse
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from wsss.apis import add_common_args, enable_amp, load_config
+from wsss.utils import register_all_modules
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    return add_common_args(parser).parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules()
+    cfg = load_config(args.config, args)
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume:
+        cfg.resume = True
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
