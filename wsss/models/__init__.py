@@ -1,0 +1,1 @@
+"""Stage-one models: the CLIP adapter, CAMs, seeders."""

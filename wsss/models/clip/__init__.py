@@ -1,0 +1,8 @@
+"""Adapter over open_clip: frozen CLIP, dense image encoder, text encoder."""
+from .encoder import CLIPDenseEncoder, DenseOutput, build_clip, interpolate_pos_embed
+from .text import (CLIP_ES_TEMPLATE, TextEncoder, build_tokenizer, encode_prompt_embeddings,
+                   format_prompts)
+
+__all__ = ['build_clip', 'CLIPDenseEncoder', 'DenseOutput', 'interpolate_pos_embed',
+           'TextEncoder', 'build_tokenizer', 'format_prompts', 'encode_prompt_embeddings',
+           'CLIP_ES_TEMPLATE']
