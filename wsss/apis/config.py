@@ -66,7 +66,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper['device_ids'] = None
+    if 'DistributedDataParallel' in wrapper['type']:
+        wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend=dist_cfg['backend'])

@@ -37,6 +37,17 @@ def _atomic_save(img: Image.Image, path: str) -> None:
             os.remove(tmp)
 
 
+def remove_stale_temp_files(folder: str) -> int:
+    """Delete the temp files a killed writer left in ``folder``; returns how many. Call it only
+    while nothing writes there."""
+    if not osp.isdir(folder):
+        return 0
+    stale = [f for f in os.listdir(folder) if f.endswith('.tmp')]
+    for f in stale:
+        os.remove(osp.join(folder, f))
+    return len(stale)
+
+
 def write_label_map(path: str, label: np.ndarray) -> None:
     """Write a label map (H, W) of uint8 class ids as a VOC-palette PNG, atomically."""
     if label.ndim != 2:

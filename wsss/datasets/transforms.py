@@ -102,3 +102,29 @@ class PackWSSSInputs(PackSegInputs):
                                   'pad_shape', 'scale_factor', 'flip', 'flip_direction',
                                   'reduce_zero_label', 'img_name', 'img_labels')) -> None:
         super().__init__(meta_keys=meta_keys)
+
+
+@TRANSFORMS.register_module()
+class ResizeToMultiple:
+    """Resize an image so that each side is ``ceil(side * scale / divisor) * divisor`` (CLIP-ES:
+    the ViT patch grid covers the whole image), bicubic with Pillow as CLIP's preprocessing does.
+    ``ori_shape`` keeps the original size, to which CAMs and seeds are resized back."""
+
+    def __init__(self, divisor: int = 16, scale: float = 1.0, interpolation: str = 'bicubic',
+                 backend: str = 'pillow') -> None:
+        self.divisor, self.scale = divisor, scale
+        self.interpolation, self.backend = interpolation, backend
+
+    def __call__(self, results: dict) -> dict:
+        h, w = results['img'].shape[:2]
+        size = (int(np.ceil(w * self.scale / self.divisor)) * self.divisor,
+                int(np.ceil(h * self.scale / self.divisor)) * self.divisor)
+        if size != (w, h):
+            results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation,
+                                           backend=self.backend)
+        results['img_shape'] = results['img'].shape[:2]
+        results['scale_factor'] = (size[0] / w, size[1] / h)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(divisor={self.divisor}, scale={self.scale})'

@@ -1,4 +1,5 @@
-"""mmengine extensions: hooks."""
-from .hooks import ClassCountCheckHook
+"""mmengine extensions: hooks and model wrappers."""
+from .hooks import ClassCountCheckHook, ProgressBarHook
+from .wrappers import InferenceWrapper
 
-__all__ = ['ClassCountCheckHook']
+__all__ = ['ClassCountCheckHook', 'ProgressBarHook', 'InferenceWrapper']

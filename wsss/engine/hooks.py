@@ -1,8 +1,10 @@
 """Hooks that make misconfigurations fail early and clearly."""
 from typing import Iterator, Tuple
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
 
 from ..registry import HOOKS
 
@@ -44,3 +46,20 @@ class ClassCountCheckHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, runner.test_dataloader)
+
+
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    """A progress bar over the test loop on the main process (seed generation runs for hours on
+    big splits; the bar counts the main process's batches and shows the remaining time)."""
+
+    def before_test_epoch(self, runner) -> None:
+        self.bar = ProgressBar(len(runner.test_dataloader)) if is_main_process() else None
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if self.bar is not None:
+            self.bar.file.write('\n')

@@ -11,6 +11,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmseg.visualization  # noqa: F401  (mmseg's own registration skips it)
     import wsss.datasets  # noqa: F401
     import wsss.engine  # noqa: F401
+    import wsss.evaluation  # noqa: F401
+    import wsss.models  # noqa: F401
     from mmseg.utils import register_all_modules as register_mmseg
 
     from .checkpoint import install_checkpoint_loader

@@ -1,0 +1,11 @@
+# CLIP-ES (Lin et al., CVPR 2023): frozen CLIP ViT-B/16, softmax-GradCAM + CAA, training-free.
+model = dict(
+    type='CLIPCAMModel',
+    data_preprocessor=dict(type='BaseDataPreprocessor'),
+    clip=dict(name='ViT-B-16', pretrained='openai'),  # or a local file: clip.pretrained=PATH
+    template='a clean origami {}.',
+    num_attn_layers=8,   # CAA: attention of the last 8 of 12 blocks
+    caa=True,
+    sinkhorn_iters=3,
+    box_threshold=0.4,
+    seeder=dict(type='ArgmaxSeeder', bg_power=1.0))

@@ -1,0 +1,21 @@
+# Seed generation runs mmengine's test loop: tools/generate_seeds.py fills in seed_dir (default
+# work_dirs/<config>/seeds), cam_dir (--save-cams) and show_dir (--show-dir) below.
+_base_ = './default_runtime.py'
+test_cfg = dict(type='TestLoop')
+# frozen model: no DDP in distributed runs
+model_wrapper_cfg = dict(type='InferenceWrapper')
+default_hooks = dict(timer=dict(type='IterTimerHook'),
+                     logger=dict(type='LoggerHook', interval=100))
+custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]
+stage_one_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='ResizeToMultiple', divisor=16),  # bicubic, each side a multiple of the ViT patch
+    dict(type='PackWSSSInputs'),
+]
+test_dataloader = dict(
+    batch_size=4,  # images keep their own sizes: the model runs them one by one
+    num_workers=4,
+    persistent_workers=False,
+    sampler=dict(type='PendingSeedSampler'),  # skips finished images, shards over ranks
+    dataset=dict(pipeline=stage_one_pipeline))
+test_evaluator = dict(type='SeedWriter')

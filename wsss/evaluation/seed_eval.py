@@ -1,0 +1,278 @@
+"""Seed quality against the ground truth: a confusion-matrix accumulator, the evaluation of a
+folder of seed PNGs, the CAM file format, and the search for the background power of CAM seeds.
+
+A seed pixel of 255 ("no label") predicts nothing: it is a false negative of its GT class (it
+lowers that class's recall and IoU) and a false positive of no class. Counting it as background
+instead would reward a seeder for abstaining on background pixels; ignoring it would reward a
+seeder for abstaining wherever it is unsure. GT pixels of 255 are ignored.
+"""
+import multiprocessing
+import os
+import os.path as osp
+import zipfile
+from functools import partial
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+
+import mmengine
+import numpy as np
+import torch
+from prettytable import PrettyTable
+
+from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
+from ..models.cam import cams_to_seed
+
+Sample = Tuple[str, str]  # (img_name, seg_map_path)
+T = TypeVar('T')
+MAX_CHUNK = 64  # images per worker task: enough to amortise the transfer, small for a smooth bar
+
+
+class SegStats:
+    """Confusion matrix of ``num_classes`` classes (background included) accumulated over images.
+
+    ``confusion[g, p]`` counts pixels of GT class g predicted as p; ``unlabeled[g]`` counts pixels
+    of GT class g the seed left at 255 (see the module docstring).
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.confusion = np.zeros((num_classes, num_classes), np.int64)
+        self.unlabeled = np.zeros(num_classes, np.int64)
+
+    def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        """Add one image: ``pred`` and ``gt`` are uint8 label maps of the same shape."""
+        if pred.shape != gt.shape:
+            raise ValueError(f'prediction shape {pred.shape} differs from GT shape {gt.shape}')
+        n = self.num_classes
+        valid = gt != IGNORE_INDEX
+        g = gt[valid].astype(np.int64)
+        p = pred[valid].astype(np.int64)
+        if g.size and g.max() >= n:
+            raise ValueError(f'GT values {sorted(set(np.unique(g[g >= n]).tolist()))} are '
+                             f'outside 0..{n - 1} and {IGNORE_INDEX}')
+        bad = (p >= n) & (p != IGNORE_INDEX)
+        if bad.any():
+            raise ValueError(f'predicted values {sorted(set(np.unique(p[bad]).tolist()))} are '
+                             f'outside 0..{n - 1} and {IGNORE_INDEX}')
+        # column n collects the unlabeled pixels, so one bincount counts everything
+        p[p == IGNORE_INDEX] = n
+        counts = np.bincount(g * (n + 1) + p, minlength=n * (n + 1)).reshape(n, n + 1)
+        self.confusion += counts[:, :n]
+        self.unlabeled += counts[:, n]
+
+    def merge(self, other: 'SegStats') -> 'SegStats':
+        """Add the counts of ``other`` (e.g. a worker's partial stats); returns self."""
+        if other.num_classes != self.num_classes:
+            raise ValueError(f'cannot merge stats of {other.num_classes} classes into '
+                             f'{self.num_classes}')
+        self.confusion += other.confusion
+        self.unlabeled += other.unlabeled
+        return self
+
+    @property
+    def true_positives(self) -> np.ndarray:
+        return np.diag(self.confusion)
+
+    @property
+    def gt_pixels(self) -> np.ndarray:
+        return self.confusion.sum(axis=1) + self.unlabeled
+
+    @property
+    def pred_pixels(self) -> np.ndarray:
+        return self.confusion.sum(axis=0)
+
+    @staticmethod
+    def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return num / den
+
+    @property
+    def iou(self) -> np.ndarray:
+        """Per-class IoU; NaN for a class neither in the GT nor predicted."""
+        tp = self.true_positives
+        return self._ratio(tp, self.gt_pixels + self.pred_pixels - tp)
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Per-class precision; NaN for a class never predicted."""
+        return self._ratio(self.true_positives, self.pred_pixels)
+
+    @property
+    def recall(self) -> np.ndarray:
+        """Per-class recall; NaN for a class absent from the GT."""
+        return self._ratio(self.true_positives, self.gt_pixels)
+
+    @property
+    def miou(self) -> float:
+        """Mean IoU over the classes present in the GT or predicted (NaN classes skipped, as in
+        mmseg); NaN when nothing was counted."""
+        iou = self.iou
+        return float(np.nanmean(iou)) if not np.isnan(iou).all() else float('nan')
+
+    @property
+    def accuracy(self) -> float:
+        """Overall pixel accuracy over the GT pixels that are not ignored."""
+        total = self.gt_pixels.sum()
+        return float(self.true_positives.sum() / total) if total else float('nan')
+
+    def summary(self, class_names: Sequence[str]) -> dict:
+        """JSON-ready numbers (fractions in [0, 1], None for NaN) by class name."""
+
+        def num(x: float) -> Optional[float]:
+            return None if np.isnan(x) else float(x)
+
+        per_class = {name: dict(iou=num(i), precision=num(p), recall=num(r))
+                     for name, i, p, r in zip(class_names, self.iou, self.precision, self.recall)}
+        return dict(miou=num(self.miou), accuracy=num(self.accuracy), per_class=per_class)
+
+
+def format_table(stats: SegStats, class_names: Sequence[str]) -> str:
+    """Per-class IoU / precision / recall in percent, then the mIoU and pixel accuracy lines.
+    Classes that appear nowhere are left out of the table, as they are out of the mIoU."""
+    table = PrettyTable(['Class', 'IoU', 'Precision', 'Recall'])
+    table.align['Class'] = 'l'
+    for name, iou, prec, rec in zip(class_names, stats.iou, stats.precision, stats.recall):
+        if not np.isnan(iou):
+            table.add_row([name, *(f'{100 * v:.2f}' if not np.isnan(v) else '-'
+                                   for v in (iou, prec, rec))])
+    return (f'{table.get_string()}\nmIoU: {100 * stats.miou:.2f}\n'
+            f'aAcc: {100 * stats.accuracy:.2f}')
+
+
+def cam_path(cam_dir: str, img_name: str) -> str:
+    return osp.join(cam_dir, img_name + '.npz')
+
+
+def save_cams(path: str, class_ids: Sequence[int], cams: np.ndarray) -> None:
+    """Write one image's CAMs: ``class_ids`` (K,) in 1..C and ``cams`` (K, H, W) in [0, 1] at the
+    image size, stored as int64 and float16. Atomic (temp file + rename), like the seeds."""
+    class_ids = np.asarray(class_ids, np.int64).reshape(-1)
+    cams = np.asarray(cams, np.float16)
+    if cams.ndim != 3 or len(cams) != len(class_ids):
+        raise ValueError(f'{path}: cams must be (K, H, W) with K = {len(class_ids)} class ids, '
+                         f'got shape {cams.shape}')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.{os.getpid()}.tmp'
+    try:
+        # a file object, not a name: np.savez would append '.npz' to a name that lacks it
+        with open(tmp, 'wb') as f:
+            np.savez(f, class_ids=class_ids, cams=cams)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def load_cams(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(class_ids (K,) int64, cams (K, H, W) float32) of a file written by :func:`save_cams`."""
+    try:
+        with np.load(path) as data:
+            return data['class_ids'].astype(np.int64), data['cams'].astype(np.float32)
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise SeedError(f'cannot read CAM file {path}: {e}') from e
+
+
+def _require_files(samples: Sequence[Sample], path_of: Callable[[str], str], what: str) -> None:
+    for kind, paths in ((what, [path_of(name) for name, _ in samples]),
+                        ('GT masks', [gt for _, gt in samples])):
+        missing = [p for p in paths if not osp.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f'{len(missing)} of {len(paths)} {kind} are missing, first: '
+                                    f'{missing[0]}')
+
+
+def _read_gt(path: str, num_classes: int) -> np.ndarray:
+    gt = read_label_map(path)
+    check_label_map(gt, num_classes, path)
+    return gt
+
+
+def _seed_stats(chunk: List[Sample], seed_dir: str, num_classes: int) -> SegStats:
+    stats = SegStats(num_classes)
+    for img_name, gt_path in chunk:
+        gt = _read_gt(gt_path, num_classes)
+        path = seed_path(seed_dir, img_name)
+        seed = read_label_map(path)
+        check_label_map(seed, num_classes, path, image_size=gt.shape)
+        stats.update(seed, gt)
+    return stats
+
+
+def _power_stats(chunk: List[Sample], cam_dir: str, num_classes: int,
+                 powers: Sequence[float]) -> Dict[float, SegStats]:
+    stats = {p: SegStats(num_classes) for p in powers}
+    for img_name, gt_path in chunk:
+        gt = _read_gt(gt_path, num_classes)
+        path = cam_path(cam_dir, img_name)
+        class_ids, cams = load_cams(path)
+        if cams.shape[1:] != gt.shape:
+            raise SeedError(f'{path}: CAM size {cams.shape[2]}x{cams.shape[1]} (WxH) differs from '
+                            f'its GT, {gt.shape[1]}x{gt.shape[0]}')
+        if ((class_ids < 1) | (class_ids >= num_classes)).any():
+            raise SeedError(f'{path}: class ids {class_ids.tolist()} are outside '
+                            f'1..{num_classes - 1}')
+        for p in powers:
+            stats[p].update(cams_to_seed(cams, class_ids, bg_power=p)[0], gt)
+    return stats
+
+
+def _single_thread() -> None:
+    # N processes with a torch thread pool each would oversubscribe the CPUs; one thread also
+    # keeps a forked child out of the OpenMP pool it inherited from the parent.
+    torch.set_num_threads(1)
+
+
+def _map_chunks(task: Callable[[List[Sample]], T], samples: Sequence[Sample],
+                nproc: int) -> Iterator[T]:
+    """``task`` over chunks of ``samples``, here (one image a chunk) or in a fork pool of
+    ``nproc`` workers, with a progress bar over the images."""
+    bar = mmengine.ProgressBar(len(samples))
+    if nproc <= 1:
+        for sample in samples:
+            yield task([sample])
+            bar.update()
+        return
+    size = max(1, min(MAX_CHUNK, -(-len(samples) // (4 * nproc))))
+    chunks = [list(samples[i:i + size]) for i in range(0, len(samples), size)]
+    with multiprocessing.get_context('fork').Pool(nproc, initializer=_single_thread) as pool:
+        for chunk, result in zip(chunks, pool.imap(task, chunks)):
+            yield result
+            bar.update(len(chunk))
+
+
+def evaluate_seed_dir(samples: Sequence[Sample], seed_dir: str, num_classes: int,
+                      nproc: int = 1) -> SegStats:
+    """Stats of the seed PNGs ``<seed_dir>/<img_name>.png`` of ``samples`` ((img_name,
+    seg_map_path) pairs) against their GT. ``num_classes`` counts the background.
+
+    Raises FileNotFoundError (how many are missing, and the first) before reading anything, and
+    SeedError naming the file for a seed whose size differs from its GT or with bad values.
+    """
+    _require_files(samples, partial(seed_path, seed_dir), 'seeds')
+    stats = SegStats(num_classes)
+    task = partial(_seed_stats, seed_dir=seed_dir, num_classes=num_classes)
+    for partial_stats in _map_chunks(task, samples, nproc):
+        stats.merge(partial_stats)
+    return stats
+
+
+def search_bg_power(samples: Sequence[Sample], cam_dir: str, num_classes: int,
+                    powers: Sequence[float] = (1, 2), nproc: int = 1) -> Dict[float, SegStats]:
+    """Stats of the CAM seeds (:func:`wsss.models.cam.cams_to_seed`) for every background power.
+
+    Each image's CAMs (``<cam_dir>/<img_name>.npz``, see :func:`save_cams`) are read once and
+    turned into one seed per power. Errors as :func:`evaluate_seed_dir`.
+    """
+    _require_files(samples, partial(cam_path, cam_dir), 'CAM files')
+    stats = {p: SegStats(num_classes) for p in powers}
+    task = partial(_power_stats, cam_dir=cam_dir, num_classes=num_classes, powers=tuple(powers))
+    for partial_stats in _map_chunks(task, samples, nproc):
+        for p in powers:
+            stats[p].merge(partial_stats[p])
+    return stats
+
+
+def best_power(results: Dict[float, SegStats]) -> float:
+    """The power of the highest mIoU (the smallest such power on a tie)."""
+    return max(sorted(results), key=lambda p: np.nan_to_num(results[p].miou, nan=-1.0))

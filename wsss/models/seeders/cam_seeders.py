@@ -1,0 +1,43 @@
+"""CAM -> seed by argmax against a background score, optionally through a dense CRF."""
+from typing import Sequence, Tuple
+
+import mmcv
+import numpy as np
+import torch
+
+from ...registry import SEEDERS
+from ..cam import cams_to_seed
+
+
+@SEEDERS.register_module()
+class ArgmaxSeeder:
+    """Background score (1 - max_c M_c)^bg_power; seed = argmax over [background, M...]."""
+
+    def __init__(self, bg_power: float = 1.0) -> None:
+        self.bg_power = bg_power
+
+    def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
+                 metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
+        return cams_to_seed(cams, class_ids, self.bg_power)
+
+
+@SEEDERS.register_module()
+class CRFSeeder:
+    """Dense CRF over [(1 - max M)^bg_power, M...] with the image itself, then CLIP-ES's
+    confidence-guided loss: pixels whose posterior is below ``confidence_threshold`` become 255.
+
+    ``crf``: keyword arguments of :func:`wsss.models.crf.dense_crf` (iterations, kernels).
+    """
+
+    def __init__(self, bg_power: float = 1.0, confidence_threshold: float = 0.95,
+                 **crf) -> None:
+        from ..crf import crf_seed  # the crf extra is needed only by configs that use it
+        self._crf_seed = crf_seed
+        self.bg_power, self.confidence_threshold, self.crf = bg_power, confidence_threshold, crf
+
+    def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
+                 metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
+        image = mmcv.imread(metainfo['img_path'], channel_order='rgb')
+        cams = cams.float().cpu().numpy()
+        return self._crf_seed(image, cams, class_ids, bg_power=self.bg_power,
+                              confidence_threshold=self.confidence_threshold, **self.crf)

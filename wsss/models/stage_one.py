@@ -1,0 +1,124 @@
+"""The stage-one model: frozen CLIP -> softmax-GradCAM -> CAA -> seeds (CLIP-ES, training-free)."""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import open_clip
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from ..datasets.class_names import DATASET_CLASSES
+from ..registry import MODELS, SEEDERS
+from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
+from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
+
+
+@MODELS.register_module()
+class CLIPCAMModel(BaseModel):
+    """CAMs and seeds from a frozen CLIP, one image at a time (each at its own size).
+
+    Predict mode takes the images of a batch as a list of (3, H, W) uint8 BGR tensors whose sides
+    are multiples of the patch size (``ResizeToMultiple``), and the data samples with their
+    image-level labels (``img_labels``). For each image: softmax-GradCAM of all its labelled
+    classes from one forward and one batched backward; optionally CAA refinement with the
+    attention of the last ``num_attn_layers`` blocks; CAMs resized to the original image size;
+    then the seeder turns them into a seed and a confidence map. Each returned data sample holds
+    ``pred_sem_seg`` (the seed), ``seed_confidence`` and ``cams`` (K, H, W) with their class ids
+    in the metainfo ``cam_class_ids``.
+
+    Args:
+        clip: arguments of :func:`wsss.models.clip.build_clip` (name, pretrained, model_cfg, ...).
+        dataset: 'voc12' or 'coco14' for the bundled prompt names and background words, or None
+            to give ``class_names`` and ``background_words`` yourself.
+        class_names: prompt name per foreground class (ids 1..C); synonyms comma-separated.
+        background_words: names always present in the softmax as background.
+        template: the prompt template.
+        num_attn_layers: last blocks whose attention CAA averages (8 of 12 for ViT-B/16).
+        caa: refine with class-aware attention affinity.
+        sinkhorn_iters: Sinkhorn rounds of CAA.
+        box_threshold: CAA box threshold (0.4 VOC, 0.7 COCO).
+        seeder: a SEEDERS config; default argmax with background power 1.
+        fp16_pos_embed, reference_boxes: reproduce the reference code's rounding and box quirks,
+            for parity checks only.
+    """
+
+    def __init__(self, clip: Dict, dataset: Optional[str] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 background_words: Optional[Sequence[str]] = None,
+                 template: str = CLIP_ES_TEMPLATE, num_attn_layers: int = 8, caa: bool = True,
+                 sinkhorn_iters: int = 3, box_threshold: float = 0.4,
+                 seeder: Optional[Dict] = None, fp16_pos_embed: bool = False,
+                 reference_boxes: bool = False, data_preprocessor: Optional[Dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        if dataset is not None:
+            names = DATASET_CLASSES[dataset]
+            class_names = class_names or names['prompt_names']
+            background_words = names['background_words'] if background_words is None \
+                else background_words
+        if not class_names:
+            raise ValueError('CLIPCAMModel needs class_names (or dataset=voc12|coco14)')
+        self.class_names = tuple(class_names)
+        self.background_words = tuple(background_words or ())
+        self.template = template
+        self.clip = build_clip(**clip)
+        self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers, fp16_pos_embed)
+        self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
+                                                           clip.get('model_cfg')))
+        self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
+        self.box_threshold, self.reference_boxes = box_threshold, reference_boxes
+        self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
+        mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
+            self.clip.visual, 'image_std', None)
+        self.register_buffer('mean', torch.tensor(mean or open_clip.OPENAI_DATASET_MEAN)
+                             .view(3, 1, 1) * 255, persistent=False)
+        self.register_buffer('std', torch.tensor(std or open_clip.OPENAI_DATASET_STD)
+                             .view(3, 1, 1) * 255, persistent=False)
+
+    @property
+    def num_classes(self) -> int:
+        """Classes with background, as the datasets count them."""
+        return len(self.class_names) + 1
+
+    def text_features(self) -> torch.Tensor:
+        """(C + NB, D): the foreground prompts, then the background words (cached)."""
+        return self.text.encode_classes(self.class_names + self.background_words, self.template)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """(3, H, W) uint8 BGR -> (1, 3, H, W) CLIP-normalised RGB float."""
+        rgb = image.to(self.mean.device).float().flip(0)
+        return ((rgb - self.mean) / self.std)[None]
+
+    def image_cams(self, image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(K, h, w) CAMs in [0, 1] on the patch grid of the labelled classes of one image."""
+        with torch.enable_grad():
+            out = self.encoder(self.normalize(image))
+            cams, = softmax_gradcam(out.ln1, out.image_feature, self.text_features(),
+                                    labels[None], self.clip.logit_scale.exp(), out.grid)
+        if self.caa and len(cams):
+            affinity = attention_affinity(out.attn, self.sinkhorn_iters)[0]
+            cams = caa_refine(cams, affinity, self.box_threshold, self.reference_boxes)
+        return cams.detach()
+
+    def predict(self, inputs: List[torch.Tensor],
+                data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        for image, sample in zip(inputs, data_samples):
+            labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
+                                     device=self.mean.device)
+            class_ids = (labels.nonzero()[:, 0] + 1).tolist()
+            cams = self.image_cams(image, labels)
+            cams = resize_cams(cams, sample.metainfo['ori_shape']).clamp_(0, 1)
+            seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
+            sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
+            sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
+            sample.cams = PixelData(data=cams.half().cpu()) if len(cams) else PixelData(
+                data=torch.zeros(0, *seed.shape, dtype=torch.float16))
+            sample.set_metainfo(dict(cam_class_ids=class_ids))
+        return data_samples
+
+    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+        if mode in ('predict', 'tensor'):
+            return self.predict(inputs, data_samples)
+        raise ValueError(f'{type(self).__name__} is training-free: mode {mode!r} is not '
+                         'supported; generate seeds with tools/generate_seeds.py')
