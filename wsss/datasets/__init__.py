@@ -5,7 +5,7 @@ from .class_names import (COCO14_CLASSES, DATASET_CLASSES, VOC12_CLASSES, voc_pa
 from .coco import COCO14Dataset, coco_semantic_mask
 from .folder import ImageFolderDataset
 from .pseudo_label import PseudoLabelDataset
-from .samplers import PendingSeedSampler
+from .samplers import PendingSampler, PendingSeedSampler
 from .seeds import (SeedError, check_label_map, confidence_path, read_label_map, seed_path,
                     write_confidence, write_label_map)
 from .transforms import (ImageLoadError, LoadImage, LoadLabelMap, PackWSSSInputs,
@@ -14,7 +14,7 @@ from .voc import VOC12Dataset
 
 __all__ = [
     'WSSSDataset', 'VOC12Dataset', 'COCO14Dataset', 'ImageFolderDataset', 'PseudoLabelDataset',
-    'PendingSeedSampler', 'LoadImage', 'LoadLabelMap', 'PackWSSSInputs', 'ResizeToMultiple', 'ImageLoadError', 'SeedError',
+    'PendingSampler', 'PendingSeedSampler', 'LoadImage', 'LoadLabelMap', 'PackWSSSInputs', 'ResizeToMultiple', 'ImageLoadError', 'SeedError',
     'check_label_map', 'read_label_map', 'write_label_map', 'write_confidence', 'seed_path',
     'confidence_path', 'coco_semantic_mask', 'VOC12_CLASSES', 'COCO14_CLASSES', 'DATASET_CLASSES',
     'voc_palette', 'with_background', 'dataset_config'

@@ -1,6 +1,6 @@
-"""A sampler that skips finished work and shards the rest over ranks, each index exactly once."""
+"""Samplers that skip finished work and shard the rest over ranks, each index exactly once."""
 import os.path as osp
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
@@ -11,28 +11,29 @@ from .seeds import remove_stale_temp_files, seed_path
 
 
 @DATA_SAMPLERS.register_module()
-class PendingSeedSampler(Sampler):
-    """Yields, in dataset order, the indices of the images whose seed (and, with ``cam_dir``,
-    CAM file) is not written yet, rank r taking every world_size-th of them from r.
+class PendingSampler(Sampler):
+    """Yields, in dataset order, the indices of the images some of whose output files do not
+    exist yet, rank r taking every world_size-th of them from r.
 
-    Unlike mmengine's DefaultSampler it never pads the last shard, so a distributed run writes
-    each image exactly once, and a rerun after a crash redoes nothing that was finished. Every
-    rank lists the pending images before any rank starts writing (a barrier follows).
+    ``out_files`` are path patterns with ``{img_name}``, e.g. ``'work_dirs/x/masks/{img_name}.json'``.
+    Unlike mmengine's DefaultSampler it never pads the last shard, so a distributed run handles
+    each image exactly once, and a rerun after a crash redoes nothing that was finished. Every rank
+    lists the pending images before any starts writing (a barrier follows); before that, they
+    remove the temp files a killed run left in the output folders.
     """
 
-    def __init__(self, dataset: BaseDataset, seed_dir: str, cam_dir: Optional[str] = None,
+    def __init__(self, dataset: BaseDataset, out_files: Sequence[str],
                  seed: Optional[int] = None) -> None:
+        if not out_files:
+            raise ValueError('PendingSampler needs the output files it waits for (out_files)')
         self.rank, self.world_size = get_dist_info()
-        for folder in (seed_dir, cam_dir):
-            if folder:
-                remove_stale_temp_files(folder)
+        for folder in {osp.dirname(p) for p in out_files}:
+            remove_stale_temp_files(folder)
         names = (dataset.get_data_info(i)['img_name'] for i in range(len(dataset)))
         self.pending: List[int] = [
             i for i, name in enumerate(names)
-            if not osp.isfile(seed_path(seed_dir, name))
-            or (cam_dir is not None and not osp.isfile(osp.join(cam_dir, name + '.npz')))
+            if not all(osp.isfile(p.format(img_name=name)) for p in out_files)
         ]
-        self.num_total = len(dataset)
         barrier()
 
     def __iter__(self) -> Iterator[int]:
@@ -40,3 +41,16 @@ class PendingSeedSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self.pending[self.rank::self.world_size])
+
+
+@DATA_SAMPLERS.register_module()
+class PendingSeedSampler(PendingSampler):
+    """:class:`PendingSampler` over seeds ``<seed_dir>/<img_name>.png`` and, with ``cam_dir``,
+    CAM files ``<cam_dir>/<img_name>.npz``."""
+
+    def __init__(self, dataset: BaseDataset, seed_dir: str, cam_dir: Optional[str] = None,
+                 seed: Optional[int] = None) -> None:
+        out_files = [seed_path(seed_dir, '{img_name}')]
+        if cam_dir:
+            out_files.append(osp.join(cam_dir, '{img_name}.npz'))
+        super().__init__(dataset, out_files, seed)
