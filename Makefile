@@ -10,7 +10,8 @@ setup:
 	@bash tools/setup_env.sh
 
 test: setup
-	$(PY) -m pytest tests
+	# one thread per process: the tests start tools beside each other on few cores
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests
 
 demo: setup
 	@[ -f data/mini_voc/ImageSets/Segmentation/val.txt ] || $(PY) -m wsss.datasets.synthetic data/mini_voc

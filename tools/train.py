@@ -8,7 +8,7 @@ import argparse
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, enable_amp, load_config
+from wsss.apis import add_common_args, amp_needs_cuda, enable_amp, load_config
 from wsss.utils import register_all_modules
 
 
@@ -28,6 +28,7 @@ def main() -> None:
     cfg = load_config(args.config, args)
     if args.amp:
         enable_amp(cfg)
+    amp_needs_cuda(cfg)
     if args.resume:
         cfg.resume = True
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

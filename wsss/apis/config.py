@@ -73,6 +73,17 @@ def init_cpu_distributed(cfg: Config) -> None:
         torch.distributed.init_process_group(backend=dist_cfg['backend'])
 
 
+def amp_needs_cuda(cfg: Config) -> None:
+    """A config that asks for AMP (AmpOptimWrapper) trains in fp32 where there is no CUDA."""
+    if cfg.get('optim_wrapper', {}).get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        print_log('no CUDA: training in fp32 instead of AMP', logger='current',
+                  level=logging.WARNING)
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+        cfg.optim_wrapper.pop('dtype', None)
+
+
 def enable_amp(cfg: Config) -> None:
     """Switch the config's OptimWrapper to mmengine's AmpOptimWrapper (dynamic loss scale)."""
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

@@ -5,15 +5,19 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
 from ..registry import HOOKS
 
 
 def _num_classes_of(model) -> Iterator[Tuple[str, int]]:
-    """(module name, num_classes) of every submodule that declares a class count."""
+    """(name, num_classes) of the model and of its mmseg decode heads: the class counts that
+    must equal the dataset's (background included)."""
     if is_model_wrapper(model):
         model = model.module
     for name, module in model.named_modules():
+        if name and not isinstance(module, BaseDecodeHead):
+            continue
         n = getattr(module, 'num_classes', None)
         if isinstance(n, int) and not isinstance(n, bool):
             yield f'model.{name}' if name else 'model', n

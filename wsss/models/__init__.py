@@ -1,4 +1,5 @@
-"""Stage-one models: the CLIP adapter, CAMs, seeders and the CLIP-ES model."""
-from .stage_one import CLIPCAMModel
+"""Stage-one models: the CLIP adapter, CAMs, prompts, losses, seeders, CLIP-ES and FMA-WSSS."""
+from . import losses  # noqa: F401  (registers the losses)
+from .stage_one import CLIPCAMModel, FMAPromptModel
 
-__all__ = ['CLIPCAMModel']
+__all__ = ['CLIPCAMModel', 'FMAPromptModel']

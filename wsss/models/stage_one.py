@@ -1,4 +1,5 @@
-"""The stage-one model: frozen CLIP -> softmax-GradCAM -> CAA -> seeds (CLIP-ES, training-free)."""
+"""Stage-one models: frozen CLIP -> softmax-GradCAM -> CAA -> seeds; CLIP-ES (training-free)
+and FMA-WSSS (learned prompts)."""
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -8,11 +9,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES
 from ..registry import MODELS, SEEDERS
 from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
+from .losses import crop_labels
+from .prompts import PromptLearner
 
 
 @MODELS.register_module()
@@ -75,6 +79,9 @@ class CLIPCAMModel(BaseModel):
                              .view(3, 1, 1) * 255, persistent=False)
         self.register_buffer('std', torch.tensor(std or open_clip.OPENAI_DATASET_STD)
                              .view(3, 1, 1) * 255, persistent=False)
+        # CLIP is frozen and rebuilt from its own weights: checkpoints keep only what is learned
+        self._register_state_dict_hook(_drop_frozen)
+        self._register_load_state_dict_pre_hook(_restore_frozen, with_module=True)
 
     @property
     def num_classes(self) -> int:
@@ -90,12 +97,14 @@ class CLIPCAMModel(BaseModel):
         rgb = image.to(self.mean.device).float().flip(0)
         return ((rgb - self.mean) / self.std)[None]
 
-    def image_cams(self, image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """(K, h, w) CAMs in [0, 1] on the patch grid of the labelled classes of one image."""
+    def image_cams(self, image: torch.Tensor, labels: torch.Tensor,
+                   text: torch.Tensor) -> torch.Tensor:
+        """(K, h, w) CAMs in [0, 1] on the patch grid of the labelled classes of one image;
+        ``text``: :meth:`text_features`."""
         with torch.enable_grad():
             out = self.encoder(self.normalize(image))
-            cams, = softmax_gradcam(out.ln1, out.image_feature, self.text_features(),
-                                    labels[None], self.clip.logit_scale.exp(), out.grid)
+            cams, = softmax_gradcam(out.ln1, out.image_feature, text, labels[None],
+                                    self.clip.logit_scale.exp(), out.grid)
         if self.caa and len(cams):
             affinity = attention_affinity(out.attn, self.sinkhorn_iters)[0]
             cams = caa_refine(cams, affinity, self.box_threshold, self.reference_boxes)
@@ -103,11 +112,13 @@ class CLIPCAMModel(BaseModel):
 
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        with torch.no_grad():
+            text = self.text_features()
         for image, sample in zip(inputs, data_samples):
             labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
                                      device=self.mean.device)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
-            cams = self.image_cams(image, labels)
+            cams = self.image_cams(image, labels, text)
             cams = resize_cams(cams, sample.metainfo['ori_shape']).clamp_(0, 1)
             seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
             sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
@@ -120,5 +131,91 @@ class CLIPCAMModel(BaseModel):
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
             return self.predict(inputs, data_samples)
-        raise ValueError(f'{type(self).__name__} is training-free: mode {mode!r} is not '
-                         'supported; generate seeds with tools/generate_seeds.py')
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        raise ValueError(f'unknown mode {mode!r}')
+
+    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+        raise ValueError(f'{type(self).__name__} is training-free: generate seeds with '
+                         'tools/generate_seeds.py')
+
+
+FROZEN_PREFIXES = ('clip.', 'encoder.')
+
+
+def _drop_frozen(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
+    for key in [k for k in state_dict if k[len(prefix):].startswith(FROZEN_PREFIXES)]:
+        del state_dict[key]
+
+
+def _restore_frozen(module: 'CLIPCAMModel', state_dict: dict, prefix: str, *args) -> None:
+    """Checkpoints lack the frozen CLIP (see ``_drop_frozen``): take the module's own."""
+    for key, value in module.clip.state_dict(prefix=prefix + 'clip.').items():
+        state_dict.setdefault(key, value)
+    for key, value in module.encoder.state_dict(prefix=prefix + 'encoder.').items():
+        state_dict.setdefault(key, value)
+
+
+@MODELS.register_module()
+class FMAPromptModel(CLIPCAMModel):
+    """FMA-WSSS's stage one: CLIP-ES's CAMs with learned CoOp prompts (METHODS.md §2).
+
+    ``loss`` mode trains the prompt contexts only (CLIP stays frozen), on fixed-size training
+    crops given as a list of (3, H, W) uint8 BGR tensors:
+
+    - ``stage='cls'``: the multi-label contrastive loss between the images' features (mean of
+      the projected patch tokens) and the foreground prompts, with the image-level labels;
+    - ``stage='seg'``: the CAM activation loss between the raw softmax-GradCAM of each crop's
+      classes (no ReLU, no normalisation, weights through the gradient with ``create_graph``,
+      i.e. double backprop into the contexts) and the crop's coarse seed (``gt_sem_seg``, from
+      PseudoLabelDataset); the crop's labels are the classes present in its seed.
+
+    ``predict`` mode is CLIPCAMModel's with the learned prompts in place of the template.
+
+    Args:
+        stage: 'cls' or 'seg'.
+        prompts: PromptLearner settings (n_ctx, ctx_std, shared_context, class_token_position);
+            with ``dataset`` set, FMA's settings for (dataset, stage) are the defaults.
+        loss: the loss config; default the stage's loss.
+        other arguments: CLIPCAMModel's.
+    """
+
+    def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
+                 **kwargs) -> None:
+        if stage not in ('cls', 'seg'):
+            raise ValueError(f"stage must be 'cls' or 'seg', got {stage!r}")
+        super().__init__(**kwargs)
+        self.stage = stage
+        if kwargs.get('dataset'):
+            self.prompts = PromptLearner.from_dataset(self.clip, self.text.tokenizer,
+                                                      kwargs['dataset'], stage, **(prompts or {}))
+        else:
+            self.prompts = PromptLearner(self.clip, self.text.tokenizer, self.class_names,
+                                         self.background_words, **(prompts or {}))
+        default = 'MultiLabelContrastiveLoss' if stage == 'cls' else 'CAMActivationLoss'
+        self.loss_module = MODELS.build(loss or dict(type=default))
+
+    def text_features(self) -> torch.Tensor:
+        return self.prompts()
+
+    def loss(self, inputs: List[torch.Tensor],
+             data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
+        images = torch.cat([self.normalize(image) for image in inputs])
+        text = self.prompts()
+        scale = self.clip.logit_scale.exp()
+        num_fg = len(self.class_names)
+        if self.stage == 'cls':
+            with torch.no_grad():
+                features = self.encoder(images).image_feature
+            labels = torch.stack([torch.as_tensor(np.asarray(s.metainfo['img_labels']))
+                                  for s in data_samples]).to(images.device)
+            loss = self.loss_module(features, text[:num_fg], labels, scale)
+        else:
+            seeds = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(images.device)
+            labels = torch.stack([crop_labels(seed, num_fg) for seed in seeds])
+            out = self.encoder(images)
+            cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
+                                   raw=True, create_graph=True)
+            class_ids = [(row.nonzero()[:, 0] + 1).tolist() for row in labels]
+            loss = self.loss_module(cams, class_ids, seeds.long())
+        return {self.loss_module.loss_name: loss}

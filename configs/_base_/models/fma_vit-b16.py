@@ -1,0 +1,11 @@
+# FMA-WSSS (Yang & Gong, WACV 2024): CLIP-ES's CAMs with learned CoOp prompts over a frozen CLIP
+# ViT-B/16; prompt layout per (dataset, stage) from wsss.models.prompts.FMA_PROMPT_SETTINGS.
+model = dict(
+    type='FMAPromptModel',
+    data_preprocessor=dict(type='BaseDataPreprocessor'),
+    clip=dict(name='ViT-B-16', pretrained='openai'),
+    prompts=dict(n_ctx=16, ctx_std=0.0125),
+    num_attn_layers=8,
+    caa=True,
+    sinkhorn_iters=1,    # the final VOC configs use 1 round (CLIP-ES: 3)
+    box_threshold=0.4)   # 0.4 classification stage, 0.5 segmentation stage

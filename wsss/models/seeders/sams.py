@@ -1,0 +1,57 @@
+"""SAMS (FMA-WSSS): seeds from CAMs scored over SAM masks rather than pixels."""
+from typing import Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ...registry import SEEDERS
+
+
+def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
+              levels: Sequence[int], bg_power: float = 0.6) -> Tuple[np.ndarray, np.ndarray]:
+    """Label each SAM mask from the CAMs and paint the masks into a seed.
+
+    Each mask's score for class c is the mean of CAM_c (clamped at 0) inside it; the scores of a
+    class are min-max normalised across the image's masks; the mask's background score is
+    (1 - max_c score)^bg_power; its label is the argmax, its confidence that maximum. Masks are
+    painted in ascending (level, confidence) order, so whole-level and confident masks win where
+    masks overlap. Pixels that no mask covers are background, with the pixel-level background
+    score (1 - max_c CAM)^bg_power as confidence.
+
+    Args:
+        cams: (K, H, W) CAMs of the labelled classes at image size.
+        class_ids: their class ids (1..C).
+        masks: (N, H, W) bool SAM masks.
+        levels: (N,) mask levels: 0 sub-part, 1 part, 2 whole.
+        bg_power: 0.6 for coarse seeds, 0.7 for fine ones in FMA-WSSS.
+
+    Returns:
+        uint8 seed (H, W) with 0 background and the class ids, and float32 confidence (H, W).
+    """
+    cams = torch.as_tensor(cams).float().clamp(min=0)
+    H, W = cams.shape[-2:]
+    pixel_top = cams.max(dim=0).values if len(cams) else torch.zeros(H, W)
+    seed = torch.zeros(H, W, dtype=torch.uint8)
+    confidence = (1 - pixel_top).clamp(min=0).pow(bg_power)
+    masks = torch.as_tensor(masks, dtype=torch.bool).reshape(-1, H * W)
+    if len(masks) == 0 or len(cams) == 0:  # nothing to paint but background
+        return seed.numpy(), confidence.numpy()
+    area = masks.sum(dim=1).clamp(min=1)
+    scores = masks.float() @ cams.reshape(len(cams), -1).t() / area[:, None]  # (N, K)
+    low, high = scores.min(dim=0).values, scores.max(dim=0).values
+    scores = (scores - low) / (high - low + 1e-7)
+    top = scores.max(dim=1).values
+    scores = torch.cat([(1 - top).clamp(min=0).pow(bg_power)[:, None], scores], dim=1)
+    mask_conf, index = scores.max(dim=1)
+    mask_label = torch.tensor([0, *map(int, class_ids)], dtype=torch.uint8)[index]
+
+    # the last mask (in painting order) that covers a pixel is the one that shows there
+    levels = torch.as_tensor(levels, dtype=torch.float64)
+    order = torch.argsort(levels * 2 + mask_conf.double(), stable=True)  # conf < 1: level first
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(1, len(order) + 1)
+    winner_rank, winner = (masks.long() * rank[:, None]).max(dim=0)
+    covered = winner_rank > 0
+    seed.view(-1)[covered] = mask_label[winner[covered]]
+    confidence.view(-1)[covered] = mask_conf[winner[covered]]
+    return seed.numpy(), confidence.numpy()
