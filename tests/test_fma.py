@@ -84,3 +84,13 @@ def test_train_tool_saves_and_resumes_prompt_training(tmp_path):
     assert re.search(r'resumed epoch: 0, iter: 2', out.stdout + out.stderr)
     ckpt = load_local_checkpoint(osp.join(work, 'iter_4.pth'))
     assert ckpt['meta']['iter'] == 4 and set(ckpt['state_dict']) == {'prompts.ctx'}
+
+
+def test_a_batch_without_labelled_pixels_still_backpropagates():
+    model = build(SEG)
+    images, samples = batch(seeds=True)
+    for sample in samples:
+        sample.gt_sem_seg = PixelData(data=torch.zeros(1, 64, 64, dtype=torch.long))
+    loss = model.loss(images, samples)['loss_cam']
+    loss.backward()
+    assert loss.item() == 0 and model.prompts.ctx.grad is not None

@@ -1,8 +1,12 @@
 """SAMS seeding on hand-built CAMs and masks (values worked out by hand)."""
 import numpy as np
+import pytest
 import torch
+from pycocotools import mask as mask_utils
 
+from wsss.models.sam.store import save_masks
 from wsss.models.seeders.sams import sams_seed
+from wsss.registry import SEEDERS
 
 
 def case():
@@ -52,3 +56,18 @@ def test_background_power_and_empty_inputs():
     assert (seed == 0).all()
     seed, conf = sams_seed(cams[:0], [], masks, levels=[0, 2, 1])
     assert (seed == 0).all() and (conf == 1).all()
+
+
+def test_sams_seeder_reads_stored_masks(tmp_path):
+    cams, masks = case()
+    records = []
+    for m, level in zip(masks.numpy(), [0, 2, 1]):
+        rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+        records.append(dict(segmentation=rle, level=level, predicted_iou=0.9,
+                            stability_score=0.95, area=int(m.sum()), bbox=[0, 0, 1, 1]))
+    save_masks(str(tmp_path / 'img.json'), records, (2, 5))
+    seeder = SEEDERS.build(dict(type='SAMSSeeder', mask_dir=str(tmp_path), bg_power=1.0))
+    seed, conf = seeder(cams, [3, 8], dict(img_name='img'))
+    np.testing.assert_array_equal(seed, [[3, 0, 0, 0, 0]] * 2)
+    with pytest.raises(FileNotFoundError, match='tools/sam_masks.py'):
+        seeder(cams, [3, 8], dict(img_name='other'))

@@ -218,4 +218,8 @@ class FMAPromptModel(CLIPCAMModel):
                                    raw=True, create_graph=True)
             class_ids = [(row.nonzero()[:, 0] + 1).tolist() for row in labels]
             loss = self.loss_module(cams, class_ids, seeds.long())
+        if not loss.requires_grad:
+            # a batch whose crops hold no labelled class gives a constant: tie it to the prompts
+            # so that backward (and DDP's gradient sync) still runs
+            loss = loss + 0 * text.sum()
         return {self.loss_module.loss_name: loss}

@@ -1,10 +1,12 @@
 """SAMS (FMA-WSSS): seeds from CAMs scored over SAM masks rather than pixels."""
+import os.path as osp
 from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ...registry import SEEDERS
+from ..sam.store import decode_masks, load_masks, mask_path
 
 
 def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
@@ -55,3 +57,25 @@ def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
     seed.view(-1)[covered] = mask_label[winner[covered]]
     confidence.view(-1)[covered] = mask_conf[winner[covered]]
     return seed.numpy(), confidence.numpy()
+
+
+@SEEDERS.register_module()
+class SAMSSeeder:
+    """SAMS with the SAM masks of ``mask_dir`` (``<img_name>.json``, tools/sam_masks.py)."""
+
+    def __init__(self, mask_dir: str, bg_power: float = 0.6) -> None:
+        self.mask_dir, self.bg_power = mask_dir, bg_power
+
+    def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
+                 metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
+        path = mask_path(self.mask_dir, metainfo['img_name'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'SAM masks {path} not found: make them with '
+                                    'tools/sam_masks.py, or set model.seeder.mask_dir')
+        records = load_masks(path)
+        masks = decode_masks(records, tuple(cams.shape[-2:]))
+        if masks.shape[1:] != tuple(cams.shape[-2:]):
+            raise ValueError(f'{path}: masks of size {masks.shape[1:]} for an image of size '
+                             f'{tuple(cams.shape[-2:])}')
+        return sams_seed(cams.float().cpu(), class_ids, torch.from_numpy(masks),
+                         [r['level'] for r in records], self.bg_power)

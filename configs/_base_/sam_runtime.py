@@ -1,0 +1,17 @@
+# SAM mask generation runs mmengine's test loop: tools/sam_masks.py fills in mask_dir (default
+# work_dirs/<config>/sam_masks) in the sampler's out_files and in the writer below.
+_base_ = './default_runtime.py'
+test_cfg = dict(type='TestLoop')
+# frozen model: no DDP in distributed runs
+model_wrapper_cfg = dict(type='InferenceWrapper')
+default_hooks = dict(timer=dict(type='IterTimerHook'),
+                     logger=dict(type='LoggerHook', interval=100))
+custom_hooks = [dict(type='ProgressBarHook')]
+sam_pipeline = [dict(type='LoadImage'), dict(type='PackWSSSInputs')]  # SAM resizes itself
+test_dataloader = dict(
+    batch_size=4,  # images keep their own sizes: the model runs them one by one
+    num_workers=4,
+    persistent_workers=False,
+    sampler=dict(type='PendingSampler', out_files=[]),  # skips finished images, shards over ranks
+    dataset=dict(pipeline=sam_pipeline))
+test_evaluator = dict(type='SAMMaskWriter')

@@ -1,0 +1,257 @@
+"""SAM automatic mask generation with FMA-WSSS's level-aware filters (Yang & Gong, WACV 2024).
+
+SAM answers a point prompt with three masks (``multimask_output=True``: the mask decoder returns
+the outputs of its mask tokens 1..3 and drops token 0, the single-mask answer). The decoder gives
+them no names; SAM was trained so that they cover the whole / part / sub-part ambiguity of a click,
+the first output tending to the smallest, and FMA-WSSS reads the output index as the mask's
+*level*, which this module keeps:
+
+    level 0 = sub-part, level 1 = part, level 2 = whole.
+
+:class:`LevelAwareMaskGenerator` is segment-anything's ``SamAutomaticMaskGenerator`` (same grids,
+crops, filters and NMS, through its own functions) with three level-aware changes, all knobs:
+
+- a per-level offset added to the predicted IoU before the ``pred_iou_thresh`` test, i.e. the
+  threshold lowered by the offset (FMA: (0, 0, 0.1), whole masks pass at IoU > 0.76);
+- a per-level offset added to the score the in-crop box NMS ranks by (FMA: (0, 0, 1.0), so whole
+  masks win the NMS);
+- the rock-sand-water filter (:func:`rock_sand_water_keep`), after the small-region clean-up.
+
+With offsets (0, 0, 0) and the filter off it returns exactly the stock generator's masks (in
+``'coco_rle'`` output mode), only faster: masks the predicted IoU rejects are never upscaled,
+masks stay dense (bool, crop-sized until a crop's NMS is done) on the device instead of being
+run-length encoded per batch and decoded again for the clean-up, and the survivors are encoded
+once, by pycocotools.
+"""
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from pycocotools import mask as mask_utils
+from segment_anything import SamAutomaticMaskGenerator
+from segment_anything.modeling import Sam
+from segment_anything.utils.amg import (MaskData, batch_iterator, batched_mask_to_box,
+                                        calculate_stability_score, generate_crop_boxes,
+                                        is_box_near_crop_edge, remove_small_regions,
+                                        uncrop_boxes_xyxy, uncrop_masks, uncrop_points)
+from torchvision.ops.boxes import batched_nms, box_area
+
+LEVEL_NAMES = ('sub-part', 'part', 'whole')
+
+
+def level_scores(iou_preds: torch.Tensor, levels: torch.Tensor,
+                 offsets: Sequence[float]) -> torch.Tensor:
+    """Each mask's predicted IoU plus the offset of its level (``offsets[level]``)."""
+    offsets = torch.as_tensor(offsets, dtype=iou_preds.dtype, device=iou_preds.device)
+    return iou_preds + offsets[levels]
+
+
+def rock_sand_water_keep(masks: torch.Tensor, levels: torch.Tensor,
+                         thresh: float) -> torch.Tensor:
+    """Which masks the rock-sand-water filter keeps: a bool per mask of ``masks`` (N, H, W).
+
+    The levels present are visited from the highest (whole) down. All masks of the first one are
+    kept. A mask m of a later level is kept only if its largest recall |m ∩ k| / |m| against the
+    *kept* masks k, i.e. those of higher levels that this filter kept, is below ``thresh``; the
+    masks of one level are judged together, never against each other. A part that lies mostly
+    inside a kept whole goes; a part of a region that no kept whole covers stays. An empty mask
+    of a later level (recall 0/0) goes. Intersections are float32 matrix products of 0/1 values:
+    exact up to 2^24 pixels.
+    """
+    keep = torch.zeros(len(masks), dtype=torch.bool, device=masks.device)
+    flat = masks.flatten(1)
+    for level in levels.unique(sorted=True).flip(0).tolist():
+        candidates = (levels == level).nonzero()[:, 0]
+        kept = keep.nonzero()[:, 0]
+        if len(kept) == 0:
+            keep[candidates] = True
+            continue
+        m = flat[candidates].float()
+        recall = (m @ flat[kept].float().T) / m.sum(1, keepdim=True)
+        keep[candidates] = recall.amax(1) < thresh
+    return keep
+
+
+def _cat(parts: List[MaskData]) -> MaskData:
+    """Concatenate MaskData of tensors in one go (MaskData.cat deep-copies its first part)."""
+    return MaskData(**{k: torch.cat([p[k] for p in parts]) for k, _ in parts[0].items()})
+
+
+class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
+    """SAM automatic masks at FMA-WSSS's settings, with its level-aware changes.
+
+    The defaults are FMA-WSSS's: segment-anything's "heavy" settings (32 points a side, one crop
+    layer, IoU 0.86, stability 0.92, small regions below 100 pixels removed), threshold offsets
+    (0, 0, 0.1), NMS offsets (0, 0, 1.0) and the rock-sand-water filter at recall 0.3. Pass
+    offsets (0, 0, 0) and ``rock_sand_water_thresh=None`` for segment-anything's own behaviour.
+
+    Args:
+        model: a SAM (see :func:`wsss.models.sam.build_sam`).
+        score_thresh_offset: per level, added to the predicted IoU for the ``pred_iou_thresh`` test.
+        score_nms_offset: per level, added to the predicted IoU that the in-crop box NMS ranks by.
+        rock_sand_water_thresh: recall threshold of :func:`rock_sand_water_keep`; None: no filter.
+        Other arguments: as ``SamAutomaticMaskGenerator``'s.
+    """
+
+    def __init__(self, model: Sam, points_per_side: Optional[int] = 32,
+                 points_per_batch: int = 64, pred_iou_thresh: float = 0.86,
+                 stability_score_thresh: float = 0.92, stability_score_offset: float = 1.0,
+                 box_nms_thresh: float = 0.7, crop_n_layers: int = 1,
+                 crop_nms_thresh: float = 0.7, crop_overlap_ratio: float = 512 / 1500,
+                 crop_n_points_downscale_factor: int = 2,
+                 point_grids: Optional[List[np.ndarray]] = None, min_mask_region_area: int = 100,
+                 score_thresh_offset: Sequence[float] = (0.0, 0.0, 0.1),
+                 score_nms_offset: Sequence[float] = (0.0, 0.0, 1.0),
+                 rock_sand_water_thresh: Optional[float] = 0.3) -> None:
+        super().__init__(
+            model, points_per_side=points_per_side, points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset, box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
+            point_grids=point_grids, min_mask_region_area=min_mask_region_area,
+            output_mode='coco_rle')
+        for name, offsets in (('score_thresh_offset', score_thresh_offset),
+                              ('score_nms_offset', score_nms_offset)):
+            if len(offsets) != len(LEVEL_NAMES):
+                raise ValueError(f'{name} needs one offset per level {LEVEL_NAMES}, got {offsets}')
+        self.score_thresh_offset = tuple(float(x) for x in score_thresh_offset)
+        self.score_nms_offset = tuple(float(x) for x in score_nms_offset)
+        self.rock_sand_water_thresh = rock_sand_water_thresh
+
+    @torch.no_grad()
+    def generate(self, image: np.ndarray) -> List[Dict[str, Any]]:
+        """Masks of an RGB uint8 (H, W, 3) image, as the stock generator's records in 'coco_rle'
+        mode (segmentation: COCO RLE with str counts, area, bbox XYWH, predicted_iou,
+        point_coords, stability_score, crop_box) plus each mask's ``level``, in the stock
+        generator's order (the rock-sand-water filter only removes)."""
+        data = self._generate_masks(image)
+        if self.min_mask_region_area > 0:
+            data = self._remove_small_regions(data)
+        if self.rock_sand_water_thresh is not None and len(data['level']):
+            device = self.predictor.device
+            data.filter(rock_sand_water_keep(data['masks'].to(device), data['level'].to(device),
+                                             self.rock_sand_water_thresh))
+        return self._records(data)
+
+    def _generate_masks(self, image: np.ndarray) -> MaskData:
+        orig_size = image.shape[:2]
+        crop_boxes, layer_idxs = generate_crop_boxes(orig_size, self.crop_n_layers,
+                                                     self.crop_overlap_ratio)
+        data = _cat([self._process_crop(image, box, layer, orig_size)
+                     for box, layer in zip(crop_boxes, layer_idxs)])
+        if len(crop_boxes) > 1:
+            # Remove duplicates between crops, preferring masks from smaller crops (as stock).
+            scores = 1 / box_area(data['crop_boxes'])
+            keep = batched_nms(data['boxes'].float(), scores.to(data['boxes'].device),
+                               torch.zeros(len(data['boxes'])),
+                               iou_threshold=self.crop_nms_thresh)
+            data.filter(keep)
+        return data
+
+    def _process_crop(self, image: np.ndarray, crop_box: List[int], crop_layer_idx: int,
+                      orig_size: Tuple[int, ...]) -> MaskData:
+        x0, y0, x1, y1 = crop_box
+        cropped_im = image[y0:y1, x0:x1, :]
+        cropped_im_size = cropped_im.shape[:2]
+        self.predictor.set_image(cropped_im)
+        points_for_image = self.point_grids[crop_layer_idx] * np.array(cropped_im_size)[None, ::-1]
+        data = _cat([self._process_batch(points, cropped_im_size, crop_box, orig_size)
+                     for (points,) in batch_iterator(self.points_per_batch, points_for_image)])
+        self.predictor.reset_image()
+
+        keep = batched_nms(data['boxes'].float(),
+                           level_scores(data['iou_preds'], data['level'], self.score_nms_offset),
+                           torch.zeros(len(data['boxes'])), iou_threshold=self.box_nms_thresh)
+        data.filter(keep)
+        # Only the masks that survived the NMS are padded to the image size.
+        data['masks'] = uncrop_masks(data['masks'], crop_box, *orig_size)
+        data['boxes'] = uncrop_boxes_xyxy(data['boxes'], crop_box)
+        data['points'] = uncrop_points(data['points'], crop_box)
+        data['crop_boxes'] = torch.tensor([crop_box], dtype=torch.long).repeat(len(keep), 1)
+        return data
+
+    def _process_batch(self, points: np.ndarray, im_size: Tuple[int, ...], crop_box: List[int],
+                       orig_size: Tuple[int, ...]) -> MaskData:
+        """Masks of one batch of point prompts that pass the IoU, stability and crop-edge tests,
+        as crop-sized bool tensors on the device."""
+        model, device = self.predictor.model, self.predictor.device
+        in_points = torch.as_tensor(self.predictor.transform.apply_coords(points, im_size),
+                                    device=device)
+        in_labels = torch.ones(in_points.shape[0], dtype=torch.int, device=device)
+        sparse, dense = model.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]),
+                                             boxes=None, masks=None)
+        low_res, iou_preds = model.mask_decoder(
+            image_embeddings=self.predictor.features,
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+            multimask_output=True)
+        num_levels = iou_preds.shape[1]
+        data = MaskData(low_res=low_res.flatten(0, 1), iou_preds=iou_preds.flatten(0, 1),
+                        level=torch.arange(num_levels, device=device).repeat(len(points)),
+                        points=torch.as_tensor(points.repeat(num_levels, axis=0)))
+        # The IoU test needs no mask: the masks it rejects are never upscaled.
+        if self.pred_iou_thresh > 0.0:
+            data.filter(level_scores(data['iou_preds'], data['level'], self.score_thresh_offset)
+                        > self.pred_iou_thresh)
+        logits = model.postprocess_masks(data['low_res'][:, None], self.predictor.input_size,
+                                         self.predictor.original_size)[:, 0]
+        del data['low_res']
+        data['stability_score'] = calculate_stability_score(logits, model.mask_threshold,
+                                                            self.stability_score_offset)
+        data['masks'] = logits > model.mask_threshold
+        del logits
+        if self.stability_score_thresh > 0.0:
+            data.filter(data['stability_score'] >= self.stability_score_thresh)
+        data['boxes'] = batched_mask_to_box(data['masks'])
+        keep = ~is_box_near_crop_edge(data['boxes'], crop_box, [0, 0, orig_size[1], orig_size[0]])
+        if not torch.all(keep):
+            data.filter(keep)
+        return data
+
+    def _remove_small_regions(self, data: MaskData) -> MaskData:
+        """segment-anything's ``postprocess_small_regions`` on the dense masks: fill holes and
+        remove islands below ``min_mask_region_area`` (OpenCV, on the CPU), then a box NMS that
+        prefers the masks this left unchanged."""
+        if len(data['masks']) == 0:
+            return data
+        masks = data['masks'].cpu().numpy()
+        scores = []
+        for i, mask in enumerate(masks):
+            mask, filled = remove_small_regions(mask, self.min_mask_region_area, mode='holes')
+            mask, removed = remove_small_regions(mask, self.min_mask_region_area, mode='islands')
+            if filled or removed:
+                masks[i] = mask
+            scores.append(float(not (filled or removed)))
+        data['masks'] = torch.from_numpy(masks)
+        data['boxes'] = batched_mask_to_box(data['masks'])
+        keep = batched_nms(data['boxes'].float(), torch.as_tensor(scores),
+                           torch.zeros(len(scores)),
+                           iou_threshold=max(self.box_nms_thresh, self.crop_nms_thresh))
+        data.filter(keep)
+        return data
+
+    @staticmethod
+    def _records(data: MaskData) -> List[Dict[str, Any]]:
+        """The masks as records, RLE-encoded in one pycocotools call."""
+        if len(data['masks']) == 0:
+            return []
+        # pycocotools wants column-major (H, W, N) uint8: transpose (on the device), copy once.
+        masks = data['masks'].transpose(1, 2).contiguous().cpu().numpy()
+        rles = mask_utils.encode(masks.view(np.uint8).transpose(2, 1, 0))
+        boxes, crop_boxes = data['boxes'].cpu(), data['crop_boxes']
+        fields = zip(rles, mask_utils.area(rles).tolist(),
+                     torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).tolist(),
+                     data['iou_preds'].tolist(), data['points'].tolist(),
+                     data['stability_score'].tolist(),
+                     torch.cat([crop_boxes[:, :2], crop_boxes[:, 2:] - crop_boxes[:, :2]],
+                               1).tolist(),
+                     data['level'].tolist())
+        records = []
+        for rle, area, bbox, iou, point, stability, crop_box, level in fields:
+            rle['counts'] = rle['counts'].decode('utf-8')
+            records.append(dict(segmentation=rle, area=area, bbox=bbox, predicted_iou=iou,
+                                point_coords=[point], stability_score=stability,
+                                crop_box=crop_box, level=level))
+        return records

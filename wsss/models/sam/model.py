@@ -1,0 +1,43 @@
+"""The mmengine model that generates SAM masks in a test loop (tools/sam_masks.py)."""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.model import BaseModel
+from mmseg.structures import SegDataSample
+
+from ...registry import MODELS
+from .build import build_sam
+from .generator import LevelAwareMaskGenerator
+
+
+@MODELS.register_module()
+class SAMMaskModel(BaseModel):
+    """SAM automatic masks of each image of a batch, one image at a time (each at its own size).
+
+    Predict mode takes the images as (3, H, W) uint8 BGR tensors (``LoadImage`` ->
+    ``PackWSSSInputs``) and returns their data samples with ``sam_masks``: the records of
+    :class:`LevelAwareMaskGenerator` (COCO RLE, level, predicted IoU, stability score, ...).
+
+    Args:
+        sam: arguments of :func:`build_sam` (model_type, checkpoint, model_cfg).
+        generator: arguments of :class:`LevelAwareMaskGenerator`; FMA-WSSS's settings by default.
+    """
+
+    def __init__(self, sam: Dict, generator: Optional[Dict] = None,
+                 data_preprocessor: Optional[Dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.sam = build_sam(**sam)
+        self.generator = LevelAwareMaskGenerator(self.sam, **(generator or {}))
+
+    def predict(self, inputs: List[torch.Tensor],
+                data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        for image, sample in zip(inputs, data_samples):
+            rgb = image.flip(0).permute(1, 2, 0).contiguous().cpu().numpy()  # SAM wants RGB HWC
+            sample.sam_masks = self.generator.generate(rgb)
+        return data_samples
+
+    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+        if mode in ('predict', 'tensor'):
+            return self.predict(inputs, data_samples)
+        raise ValueError(f'{type(self).__name__} only infers: mode {mode!r} is not supported; '
+                         'generate masks with tools/sam_masks.py')
