@@ -5,5 +5,6 @@ from .seed_eval import (SegStats, best_power, cam_path, evaluate_seed_dir, forma
 from .sam_writer import SAMMaskWriter
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir', 'search_bg_power',
+__all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
+           'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams']
