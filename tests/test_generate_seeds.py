@@ -53,6 +53,14 @@ def test_model_gives_a_seed_of_the_labelled_classes_at_image_size():
     assert not any(p.requires_grad for p in model.parameters())
 
 
+def test_an_image_without_labels_gets_an_all_background_seed():
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, TINY)).model)
+    sample = SegDataSample(metainfo=dict(img_labels=np.zeros(20, np.uint8), ori_shape=(40, 56)))
+    with torch.no_grad():
+        out, = model.predict([torch.zeros(3, 48, 64, dtype=torch.uint8)], [sample])
+    assert (out.pred_sem_seg.data == 0).all() and out.cams.data.shape == (0, 40, 56)
+
+
 def test_pending_sampler_skips_finished_images_and_shards_without_padding(voc_root, tmp_path,
                                                                           monkeypatch):
     dataset = VOC12Dataset(data_root=voc_root, split='train')  # img_a, img_b

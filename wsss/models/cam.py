@@ -187,6 +187,8 @@ def caa_refine(cams: torch.Tensor, affinity: torch.Tensor, threshold: float,
 def resize_cams(cams: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Bilinear (align_corners=False) resize of (..., h, w) maps to ``size`` (H, W)."""
     lead = cams.shape[:-2]
+    if cams.numel() == 0:  # an image without labels has no CAMs
+        return cams.new_zeros(*lead, *size, dtype=torch.float32)
     out = F.interpolate(cams.reshape(1, -1, *cams.shape[-2:]).float(), size=tuple(size),
                         mode='bilinear', align_corners=False)
     return out.reshape(*lead, *size)

@@ -123,8 +123,7 @@ class CLIPCAMModel(BaseModel):
             seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
             sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
             sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-            sample.cams = PixelData(data=cams.half().cpu()) if len(cams) else PixelData(
-                data=torch.zeros(0, *seed.shape, dtype=torch.float16))
+            sample.cams = PixelData(data=cams.half().cpu())
             sample.set_metainfo(dict(cam_class_ids=class_ids))
         return data_samples
 
