@@ -149,10 +149,10 @@ def _drop_frozen(module: nn.Module, state_dict: dict, prefix: str, local_metadat
 
 def _restore_frozen(module: 'CLIPCAMModel', state_dict: dict, prefix: str, *args) -> None:
     """Checkpoints lack the frozen CLIP (see ``_drop_frozen``): take the module's own."""
-    for key, value in module.clip.state_dict(prefix=prefix + 'clip.').items():
-        state_dict.setdefault(key, value)
-    for key, value in module.encoder.state_dict(prefix=prefix + 'encoder.').items():
-        state_dict.setdefault(key, value)
+    for name in FROZEN_PREFIXES:
+        part = getattr(module, name.rstrip('.'))
+        for key, value in part.state_dict(prefix=prefix + name).items():
+            state_dict.setdefault(key, value)
 
 
 @MODELS.register_module()
