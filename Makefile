@@ -1,8 +1,8 @@
-# make test: set up .venv if needed, run the test suite.   make demo: set up, run the quickstart.
+# make test: set up .venv if needed, run the test suite.
+# make demo: set up, then run the quickstart: the whole two-stage pipeline on a generated mini VOC.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_CFG := configs/quickstart/deeplabv3plus_r18-tiny_1xb8-300_minivoc-64x64.py
-DEMO_DIR := work_dirs/quickstart
+DEMO_PIPELINE := configs/pipelines/quickstart_fma-wsss_vit-b16_minivoc.py
 
 .PHONY: setup test demo clean-venv
 
@@ -15,8 +15,7 @@ test: setup
 
 demo: setup
 	@[ -f data/mini_voc/ImageSets/Segmentation/val.txt ] || $(PY) -m wsss.datasets.synthetic data/mini_voc
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/iter_300.pth --work-dir $(DEMO_DIR) --show-dir vis
+	$(PY) tools/run_pipeline.py $(DEMO_PIPELINE)
 
 clean-venv:
 	rm -rf $(VENV)

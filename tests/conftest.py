@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 from typing import Dict, List
@@ -24,6 +25,25 @@ COCO = {name: i + 1 for i, name in enumerate(COCO14_CLASSES)}
 def _registered(tmp_path_factory):
     os.environ['WSSS_CACHE_DIR'] = str(tmp_path_factory.mktemp('cache'))
     register_all_modules()
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch) -> str:
+    """An empty $WSSS_WEIGHTS_DIR, and torch hub's download cache moved to an empty tmp dir."""
+    folder = tmp_path / 'weights'
+    folder.mkdir()
+    monkeypatch.setenv('WSSS_WEIGHTS_DIR', str(folder))
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setenv('no_proxy', '*')  # test downloads go to 127.0.0.1 only, never a proxy
+    return str(folder)
+
+
+def closed_port_url(file_name: str) -> str:
+    """A URL on 127.0.0.1 that refuses connections: a download fails at once, as offline."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    return f'http://127.0.0.1:{port}/{file_name}'
 
 
 def write_image(path: str, h: int, w: int, seed: int = 0) -> None:

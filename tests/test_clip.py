@@ -1,4 +1,7 @@
 """The open_clip adapter: checkpoint loading, dense image encoder, text encoder (tiny ViT)."""
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -177,3 +180,13 @@ def test_encode_prompt_embeddings_equals_encode_text():
     torch.testing.assert_close(features, model.encode_text(tokens))
     features.sum().backward()
     assert embeddings.grad.abs().sum() > 0
+
+
+def test_openai_tag_loads_openais_file_from_the_weights_dir(weights_dir):
+    # named as OpenAI's release of ViT-B-16: used instead of an open_clip download (none here)
+    source = tiny_clip(seed=5)
+    _, openai_file = save_both_formats(source, Path(weights_dir))
+    os.replace(openai_file, os.path.join(weights_dir, 'ViT-B-16.pt'))
+    model = build_clip('ViT-B-16', pretrained='openai')
+    assert model.visual.transformer.width == 128  # the tiny file's, not ViT-B-16's 768
+    torch.testing.assert_close(model.visual.conv1.weight, source.visual.conv1.weight)

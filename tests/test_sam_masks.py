@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_tool
+from conftest import ROOT, closed_port_url, run_tool
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from segment_anything import SamAutomaticMaskGenerator
@@ -21,6 +21,7 @@ from wsss.datasets.synthetic import make_sample, make_synthetic_voc
 from wsss.models.sam import (LevelAwareMaskGenerator, SAMMaskError, build_sam, decode_masks,
                              level_scores, load_mask_array, load_masks, mask_path,
                              rock_sand_water_keep, save_masks)
+from wsss.models.sam.build import SAM_URLS
 from wsss.registry import MODELS
 
 TINY_CFG = 'configs/sam/sam_tiny_minivoc.py'
@@ -244,3 +245,22 @@ def test_tool_writes_one_file_per_image_and_a_rerun_none(mini_voc, tmp_path):
     assert re.search(r'sam_masks/written: 0\b', out.stdout + out.stderr)
     assert sorted(os.listdir(mask_dir)) == names
     assert {n: os.stat(mask_dir / n).st_mtime_ns for n in names} == stamps
+
+
+def test_build_sam_finds_the_released_file_in_the_weights_dir_or_tries_its_url(
+        weights_dir, monkeypatch):
+    sam = tiny_sam()
+    torch.save(sam.state_dict(), osp.join(weights_dir, 'sam_vit_b_01ec64.pth'))
+    loaded = build_sam(model_cfg=TINY, checkpoint='checkpoints/sam_vit_b_01ec64.pth')
+    assert all(torch.equal(a, b) for a, b in zip(sam.state_dict().values(),
+                                                 loaded.state_dict().values()))
+    url = closed_port_url('sam_vit_l_0b3195.pth')
+    monkeypatch.setitem(SAM_URLS, 'vit_l', url)
+    with pytest.raises(FileNotFoundError) as err:
+        build_sam('vit_l', checkpoint='checkpoints/sam_vit_l_0b3195.pth')
+    for part in ('sam_vit_l_0b3195.pth', url, 'WSSS_WEIGHTS_DIR', 'model.sam.checkpoint'):
+        assert part in str(err.value)
+    # another file name is not downloaded, but the error names the released weights
+    with pytest.raises(FileNotFoundError, match=r'my_sam\.pth.*model\.sam\.checkpoint.*'
+                                                r'released vit_l weights are http'):
+        build_sam('vit_l', checkpoint='my_sam.pth')

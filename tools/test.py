@@ -1,11 +1,14 @@
 """Evaluate a checkpoint with the config's test loop (mIoU on the test split's GT).
 
-    python tools/test.py CONFIG CHECKPOINT [--show-dir DIR] [--out DIR] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--show-dir DIR] [--out DIR] [--metrics FILE]
+                         [--cfg-options k=v ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [...]
 """
 import argparse
+import json
 import os.path as osp
 
+from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -20,6 +23,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--show-dir', help='write prediction overlays here (under the work dir)')
     parser.add_argument('--out', help='write predictions as label PNGs into this folder')
+    parser.add_argument('--metrics', help='also write the metrics (mIoU, ...) to this JSON file')
     return add_common_args(parser).parse_args()
 
 
@@ -37,7 +41,10 @@ def main() -> None:
     if args.out:
         cfg.test_evaluator['output_dir'] = args.out
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    if args.metrics and is_main_process():
+        with open(args.metrics, 'w') as f:
+            json.dump(metrics, f, indent=2, default=float)  # numpy scalars
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from wsss.apis import add_common_args, amp_needs_cuda, enable_amp, load_config
-from wsss.utils import register_all_modules
+from wsss.utils import register_all_modules, resolve_pretrained
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +29,8 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     amp_needs_cuda(cfg)
+    # pretrained URLs -> local files (WSSS_WEIGHTS_DIR, cache or download); a no-op once cached
+    resolve_pretrained(cfg)
     if args.resume:
         cfg.resume = True
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -6,3 +6,4 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=300
 train_cfg = dict(max_iters=300, val_interval=300)
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(interval=300, max_keep_ckpts=1))
+randomness = dict(seed=0)  # the same numbers on every run

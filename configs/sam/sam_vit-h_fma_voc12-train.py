@@ -1,6 +1,8 @@
 # SAM ViT-H automatic masks at FMA-WSSS's settings on VOC 2012 train (1,464 images), for SAMS
-# seeds. Weights: https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth (set
-# model.sam.checkpoint to where it is; vit_l / vit_b work too, with their checkpoints).
+# seeds. Weights: https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth; when
+# model.sam.checkpoint is not a file, its name is looked for in $WSSS_WEIGHTS_DIR and torch hub's
+# cache, and downloaded there if missing (offline: set model.sam.checkpoint to the file).
+# vit_l / vit_b work too, with their checkpoints.
 _base_ = ['../_base_/sam_runtime.py']
 model = dict(
     type='SAMMaskModel',

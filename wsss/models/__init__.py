@@ -1,7 +1,8 @@
 """Stage-one models: the CLIP adapter, CAMs, prompts, losses, seeders, SAM masks, CLIP-ES and
-FMA-WSSS."""
+FMA-WSSS; and the stage-two decode head mmseg lacks (DeepLab-v2's ASPP)."""
 from . import losses  # noqa: F401  (registers the losses)
+from .decode_heads import ASPPV2Head
 from .sam.model import SAMMaskModel
 from .stage_one import CLIPCAMModel, FMAPromptModel
 
-__all__ = ['CLIPCAMModel', 'FMAPromptModel', 'SAMMaskModel']
+__all__ = ['ASPPV2Head', 'CLIPCAMModel', 'FMAPromptModel', 'SAMMaskModel']

@@ -1,4 +1,5 @@
-# Stage two on VOC 2012: train on seeds of train_aug (PseudoLabelDataset), evaluate on val GT.
+# Stage two on VOC 2012: train on seeds of train_aug (PseudoLabelDataset), evaluate on val GT;
+# mmseg's VOC-aug 512x512 pipelines.
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)
 train_pipeline = [
@@ -23,7 +24,12 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='PseudoLabelDataset',
-        seed_dir='work_dirs/seeds/voc12_train_aug',  # set to the seeds to train on
+        # A placeholder: tools/run_pipeline.py sets it to the seeds it generated; by hand, e.g.
+        # --cfg-options train_dataloader.dataset.seed_dir=work_dirs/<seed config>/seeds
+        seed_dir='work_dirs/seeds/voc12_train_aug',
+        # None: the seeds as they are (CLIP-ES's CRF seeder already writes CGL's 255s into
+        # them); a value in [0, 1] also ignores pixels whose <name>_conf.png is below it.
+        confidence_threshold=None,
         dataset=dict(type='VOC12Dataset', data_root=data_root, split='train_aug'),
         pipeline=train_pipeline))
 val_dataloader = dict(

@@ -2,7 +2,9 @@
 model = dict(
     type='CLIPCAMModel',
     data_preprocessor=dict(type='BaseDataPreprocessor'),
-    clip=dict(name='ViT-B-16', pretrained='openai'),  # or a local file: clip.pretrained=PATH
+    # 'openai': $WSSS_WEIGHTS_DIR/ViT-B-16.pt if there, else open_clip downloads it; or a local
+    # file: clip.pretrained=PATH
+    clip=dict(name='ViT-B-16', pretrained='openai'),
     template='a clean origami {}.',
     num_attn_layers=8,   # CAA: attention of the last 8 of 12 blocks
     caa=True,

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
+from ...utils.weights import WEIGHTS_DIR_ENV, local_weights, url_file_name
+
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
 
@@ -32,7 +34,9 @@ def build_clip(name: str = 'ViT-B-16',
         name: open_clip model name (``open_clip.list_models()``), e.g. ``'ViT-B-16'``.
         pretrained: an open_clip pretrained tag of ``name`` (``'openai'``, ``'laion2b_s34b_b88k'``,
             ...; fetched by open_clip into its cache), a local checkpoint file, or None for random
-            weights (tests).
+            weights (tests). ``'openai'`` loads OpenAI's released file (``ViT-B-16.pt``) instead
+            when it is in ``$WSSS_WEIGHTS_DIR`` or torch hub's cache, so offline machines need
+            no open_clip download.
         model_cfg: an open_clip model config dict (``embed_dim``, ``vision_cfg``, ``text_cfg``, ...,
             as in ``open_clip/model_configs/*.json``) used instead of the config of ``name``;
             tests build tiny random models this way.
@@ -49,6 +53,10 @@ def build_clip(name: str = 'ViT-B-16',
     if checkpoint_format not in CHECKPOINT_FORMATS:
         raise ValueError(f'checkpoint_format must be one of {CHECKPOINT_FORMATS}, '
                          f'got {checkpoint_format!r}')
+    openai_file = _openai_file_name(name) if model_cfg is None and pretrained == 'openai' else None
+    local = local_weights(openai_file) if openai_file else None
+    if local:  # OpenAI's released file, e.g. copied to an offline machine
+        pretrained, checkpoint_format = local, 'openai'
     if pretrained is None:
         model = _create(name, model_cfg)
     elif model_cfg is None and pretrained in open_clip.list_pretrained_tags_by_model(name):
@@ -60,7 +68,9 @@ def build_clip(name: str = 'ViT-B-16',
         except RuntimeError as e:
             raise RuntimeError(
                 f'could not fetch the {name} weights {pretrained!r} ({e}); without a network, '
-                f'set `clip.pretrained` to a local checkpoint file') from e
+                f'set `clip.pretrained` to a local checkpoint file'
+                + (f' or put OpenAI\'s {openai_file} in ${WEIGHTS_DIR_ENV}' if openai_file else '')
+            ) from e
     else:
         path = osp.expanduser(pretrained)
         if not osp.isfile(path):
@@ -79,6 +89,12 @@ def build_clip(name: str = 'ViT-B-16',
     model = model.to(device).eval()
     model.requires_grad_(False)
     return model
+
+
+def _openai_file_name(name: str) -> Optional[str]:
+    """The file name of OpenAI's release of ``name`` (``ViT-B-16.pt``, ``ViT-L-14-336px.pt``)."""
+    url = open_clip.get_pretrained_cfg(name, 'openai').get('url')
+    return url_file_name(url) if url else None
 
 
 def _create(name: str, model_cfg: Optional[dict]) -> nn.Module:

@@ -1,4 +1,5 @@
-"""Building SAM: a released model type with its local checkpoint, or a small random one (tests)."""
+"""Building SAM: a released model type with its checkpoint (a local file, or the released file found
+or downloaded by :func:`wsss.utils.find_weights`), or a small random one (tests)."""
 import os.path as osp
 import pickle
 from functools import partial
@@ -8,6 +9,8 @@ import torch
 from segment_anything import sam_model_registry
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
                                        TwoWayTransformer)
+
+from ...utils.weights import find_weights, url_file_name
 
 SAM_TYPES = ('vit_h', 'vit_l', 'vit_b')
 SAM_URLS = {
@@ -23,23 +26,36 @@ def build_sam(model_type: str = 'vit_h', checkpoint: Optional[str] = None,
 
     Args:
         model_type: 'vit_h', 'vit_l' or 'vit_b', built by segment-anything's ``sam_model_registry``.
-        checkpoint: a local file with the released weights of ``model_type``; None leaves the
-            weights random (timing, tests).
+        checkpoint: the weights of ``model_type``: a file, else its name is looked for in
+            ``$WSSS_WEIGHTS_DIR`` and the download cache, and the released file name
+            (``sam_vit_h_4b8939.pth``, ...) is downloaded there when missing
+            (:func:`wsss.utils.find_weights`); None leaves the weights random (timing, tests).
         model_cfg: the sizes of a SAM built instead of ``model_type`` (see :func:`sam_from_cfg`);
             tests and instant configs build tiny random SAMs this way.
     """
     if model_cfg is None and model_type not in SAM_TYPES:
         raise ValueError(f'unknown SAM model_type {model_type!r}; one of {SAM_TYPES}')
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        hint = f'download {SAM_URLS[model_type]} and ' if model_cfg is None else ''
-        raise FileNotFoundError(
-            f'SAM checkpoint {checkpoint} not found: {hint}set `model.sam.checkpoint` to the file '
-            f'(--cfg-options model.sam.checkpoint=PATH)')
+    if checkpoint is not None:
+        checkpoint = _find_checkpoint(model_type, checkpoint, model_cfg is None)
     sam = sam_from_cfg(**model_cfg) if model_cfg is not None else sam_model_registry[model_type]()
     if checkpoint is not None:
         model = f'a SAM {model_type}' if model_cfg is None else 'its model_cfg'
         _load_weights(sam, checkpoint, model)
     return sam.eval().requires_grad_(False)
+
+
+def _find_checkpoint(model_type: str, checkpoint: str, released: bool) -> str:
+    """The local file of ``checkpoint``; only the released file name of a released model type is
+    downloaded, since any other name may hold other weights."""
+    url = SAM_URLS[model_type] if released else None
+    download = url is not None and osp.basename(checkpoint) == url_file_name(url)
+    try:
+        return find_weights(checkpoint, url=url if download else None,
+                            config_key='model.sam.checkpoint')
+    except FileNotFoundError as e:
+        if url is None or download:
+            raise
+        raise FileNotFoundError(f'{e}; the released {model_type} weights are {url}') from None
 
 
 def _load_weights(sam: Sam, checkpoint: str, model: str) -> None:

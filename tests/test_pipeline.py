@@ -1,0 +1,214 @@
+"""tools/run_pipeline.py: every step in order, finished steps skipped, a killed step resumed with
+the same outputs, the random-weights fallback; on the instant-test FMA-WSSS pipeline, i.e. the
+whole coarse-to-fine chain through the tools (SAM masks, both prompt stages, both seed rounds)
+and stage two."""
+import json
+import os
+import os.path as osp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from mmengine.config import Config
+
+from wsss.apis.pipeline import (PipelineError, check_steps, format_summary, resolve_weights,
+                                tool_command)
+from wsss.datasets import VOC12Dataset, read_label_map
+from wsss.datasets.synthetic import make_synthetic_voc
+
+PIPELINE = osp.join(ROOT, 'configs/pipelines/fma-wsss_tiny_minivoc.py')
+QUICKSTART = osp.join(ROOT, 'configs/pipelines/quickstart_fma-wsss_vit-b16_minivoc.py')
+STEPS = ['sam_masks', 'cls_prompts', 'coarse_seeds', 'coarse_seed_eval', 'seg_prompts',
+         'fine_seeds', 'fine_seed_eval', 'stage_two', 'stage_two_test']
+# Short schedules; one image per seed batch, so that a kill lands between two seeds.
+SHORT = ['steps.cls_prompts.cfg_options.train_cfg.max_iters=2',
+         'steps.seg_prompts.cfg_options.train_cfg.max_iters=2',
+         'steps.stage_two.cfg_options.train_cfg.max_iters=4',
+         'steps.stage_two.cfg_options.train_cfg.val_interval=4',
+         'steps.fine_seeds.cfg_options.test_dataloader.batch_size=1']
+
+
+def pipeline_command(work_dir: str, config: str = PIPELINE) -> list:
+    return [sys.executable, osp.join(ROOT, 'tools/run_pipeline.py'), config, '--work-dir',
+            work_dir, '--cfg-options', *SHORT]
+
+
+def run(cwd: str, work_dir: str, config: str = PIPELINE, env: dict = None) -> str:
+    out = subprocess.run(pipeline_command(work_dir, config), cwd=cwd, capture_output=True,
+                         text=True, timeout=900, env=dict(os.environ, **(env or {})))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def summary_rows(log: str) -> dict:
+    """step -> (status, mIoU) from the closing table."""
+    rows = {}
+    for line in log.splitlines():
+        cells = [c.strip() for c in line.split('|')]
+        if len(cells) == 5 and cells[0] in STEPS:
+            rows[cells[0]] = (cells[2], cells[4])
+    return rows
+
+
+def read_seeds(seed_dir: str) -> dict:
+    out = {}
+    for name in sorted(os.listdir(seed_dir)):
+        with open(osp.join(seed_dir, name), 'rb') as f:
+            out[name] = f.read()
+    return out
+
+
+@pytest.fixture(scope='module')
+def tree(tmp_path_factory):
+    """cwd with data/mini_voc (the configs' data root) and one finished pipeline run."""
+    cwd = str(tmp_path_factory.mktemp('pipeline'))
+    make_synthetic_voc(osp.join(cwd, 'data/mini_voc'), (('train', 6), ('val', 2)))
+    work_dir = osp.join(cwd, 'work_dirs', 'a')
+    log = run(cwd, work_dir)
+    return cwd, work_dir, log
+
+
+def test_every_step_runs_in_order_and_reports(tree):
+    cwd, work_dir, log = tree
+    rows = summary_rows(log)
+    assert list(rows) == STEPS
+    assert {status for status, _ in rows.values()} == {'ran'}
+    assert [s for s in STEPS if rows[s][1]] == ['coarse_seed_eval', 'fine_seed_eval',
+                                                 'stage_two_test']
+    for name in STEPS:
+        assert osp.isfile(osp.join(work_dir, name, 'done.json')), name
+    assert len(os.listdir(osp.join(work_dir, 'sam_masks/masks'))) == 6
+    assert len([n for n in os.listdir(osp.join(work_dir, 'fine_seeds/seeds'))
+                if not n.endswith('_conf.png')]) == 6
+    assert os.listdir(osp.join(work_dir, 'fine_seeds/vis'))  # overlay pictures
+    assert 'loss_contrastive' in log and 'loss_cam' in log  # the two prompt stages trained
+    dataset = VOC12Dataset(data_root=osp.join(cwd, 'data/mini_voc'), split='train')
+    for i in range(len(dataset)):  # fine seeds: the image's size, only its labelled classes
+        info = dataset.get_data_info(i)
+        seed = read_label_map(osp.join(work_dir, 'fine_seeds/seeds', info['img_name'] + '.png'))
+        assert seed.shape == read_label_map(info['seg_map_path']).shape
+        labelled = {c + 1 for c in np.flatnonzero(info['img_labels'])}
+        assert set(np.unique(seed)) <= {0} | labelled
+    # each step ran on its own config with the earlier steps' outputs wired in
+    seg = Config.fromfile(osp.join(work_dir, 'seg_prompts/config.py'))
+    assert seg.train_dataloader.dataset.seed_dir == osp.join(work_dir, 'coarse_seeds/seeds')
+    assert seg.train_cfg.max_iters == 2
+    fine = Config.fromfile(osp.join(work_dir, 'fine_seeds/config.py'))
+    assert fine.load_from == osp.join(work_dir, 'seg_prompts/iter_2.pth')
+    assert fine.model.seeder.mask_dir == osp.join(work_dir, 'sam_masks/masks')
+    # the table's numbers are the steps' own
+    with open(osp.join(work_dir, 'stage_two_test/metrics.json')) as f:
+        val = json.load(f)['mIoU']
+    with open(osp.join(work_dir, 'fine_seed_eval/metrics.json')) as f:
+        seed = 100 * json.load(f)['miou']
+    assert rows['stage_two_test'][1] == f'{val:.2f}'
+    assert f'val mIoU (stage_two_test): {val:.2f}' in log
+    assert f'seed mIoU (fine_seed_eval): {seed:.2f}' in log
+
+
+def test_second_run_skips_every_finished_step(tree):
+    cwd, work_dir, first = tree
+    before = {name: os.path.getmtime(osp.join(work_dir, name, 'done.json')) for name in STEPS}
+    start = time.time()
+    log = run(cwd, work_dir)
+    rows = summary_rows(log)
+    assert {status for status, _ in rows.values()} == {'skipped'}
+    assert {s: m for s, (_, m) in rows.items()} == {
+        s: m for s, (_, m) in summary_rows(first).items()}
+    assert before == {name: os.path.getmtime(osp.join(work_dir, name, 'done.json'))
+                      for name in STEPS}
+    assert time.time() - start < 60  # nothing was started
+
+
+def test_killed_step_resumes_with_the_same_outputs(tree):
+    cwd, done_dir, _ = tree
+    work_dir = osp.join(cwd, 'work_dirs', 'b')
+    for name in STEPS[:STEPS.index('fine_seeds')]:  # start from the finished first steps
+        shutil.copytree(osp.join(done_dir, name), osp.join(work_dir, name))
+    seed_dir = osp.join(work_dir, 'fine_seeds/seeds')
+    proc = subprocess.Popen(pipeline_command(work_dir), cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if osp.isdir(seed_dir) and any(n.endswith('_conf.png') for n in os.listdir(seed_dir)):
+                break
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    written = [n for n in os.listdir(seed_dir) if n.endswith('_conf.png')]
+    assert 0 < len(written) < 6, 'the kill should land inside the seed step'
+    assert not osp.exists(osp.join(work_dir, 'fine_seeds/done.json'))
+
+    log = run(cwd, work_dir)
+    rows = summary_rows(log)
+    assert [rows[s][0] for s in STEPS] == ['skipped'] * 5 + ['ran'] * 4
+    assert read_seeds(seed_dir) == read_seeds(osp.join(done_dir, 'fine_seeds/seeds'))
+    for step in ('fine_seed_eval', 'stage_two_test'):  # stage two is seeded: same numbers
+        with open(osp.join(work_dir, step, 'metrics.json')) as a, \
+                open(osp.join(done_dir, step, 'metrics.json')) as b:
+            assert json.load(a)['mIoU'] == pytest.approx(json.load(b)['mIoU'], abs=1e-6)
+
+
+def test_quickstart_falls_back_to_random_weights_loudly(tree, tmp_path, monkeypatch):
+    monkeypatch.setenv('WSSS_WEIGHTS_DIR', str(tmp_path))
+    cfg = Config.fromfile(QUICKSTART)
+    cfg.work_dir = str(tmp_path / 'quickstart')
+    cfg.pretrained.clip.url = 'http://127.0.0.1:9/ViT-B-16.pt'  # closed port: offline
+    logs = []
+    random_cfg, random = resolve_weights(cfg, log=logs.append)
+    assert random and 'RANDOM WEIGHTS' in logs[0] and 'MEAN NOTHING' in logs[0]
+    assert 'ViT-B-16.pt' in logs[0]
+    assert random_cfg.work_dir == str(tmp_path / 'quickstart/random_weights')
+    assert list(random_cfg.steps) == list(cfg.steps)  # same steps, so the same overrides apply
+
+
+def test_quickstart_uses_weights_that_are_present(tmp_path, monkeypatch):
+    monkeypatch.setenv('WSSS_WEIGHTS_DIR', str(tmp_path))
+    for name in ('ViT-B-16.pt', 'sam_vit_b_01ec64.pth'):
+        (tmp_path / name).write_bytes(b'weights')
+    cfg = Config.fromfile(QUICKSTART)
+    cfg.work_dir = 'unused'
+    cfg, random = resolve_weights(cfg)
+    assert not random
+    assert cfg.steps.cls_prompts.cfg_options.model.clip.pretrained == str(tmp_path / 'ViT-B-16.pt')
+    assert cfg.steps.fine_seeds.cfg_options.model.clip.pretrained == str(tmp_path / 'ViT-B-16.pt')
+    assert cfg.steps.sam_masks.cfg_options.model.sam.checkpoint == str(
+        tmp_path / 'sam_vit_b_01ec64.pth')
+
+
+def test_steps_are_checked_before_anything_runs():
+    with pytest.raises(PipelineError, match='tool must be one of'):
+        check_steps({'a': dict(tool='nope', config='x.py')})
+    with pytest.raises(PipelineError, match="output of 'later'"):
+        check_steps({'a': dict(tool='seeds', config='x.py', inputs={'load_from': 'later'}),
+                     'later': dict(tool='train', config='y.py')})
+    with pytest.raises(PipelineError, match='needs a config'):
+        check_steps({'a': dict(tool='train')})
+
+
+def test_many_gpus_run_each_step_through_torchrun(tmp_path):
+    cmd = tool_command('train', 'c.py', str(tmp_path), 'out.pth', gpus=8, show_dir=None)
+    assert cmd[1:3] == ['-m', 'torch.distributed.run'] and '--nproc_per_node=8' in cmd
+    assert cmd[-2:] == ['--launcher', 'pytorch'] and '--resume' not in cmd
+    (tmp_path / 'last_checkpoint').write_text('x')
+    assert '--resume' in tool_command('train', 'c.py', str(tmp_path), 'o', 1, None)
+    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, 'vis', checkpoint='w.pth')
+    assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json']
+
+
+def test_summary_table():
+    table = format_summary([
+        dict(step='seeds', tool='seeds', status='ran', seconds=12.34, miou=None),
+        dict(step='seed_eval', tool='eval_seeds', status='skipped', seconds=0.5, miou=70.123),
+        dict(step='test', tool='test', status='ran', seconds=3, miou=71.1)])
+    lines = table.splitlines()
+    assert lines[0].split() == ['step', '|', 'tool', '|', 'status', '|', 'time', '|', 'mIoU']
+    assert lines[3].split('|')[4].strip() == '70.12'
+    assert lines[-2:] == ['seed mIoU (seed_eval): 70.12', 'val mIoU (test): 71.10']

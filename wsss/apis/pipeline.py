@@ -1,0 +1,261 @@
+"""Every step of a method, in order, under one work dir: ``tools/run_pipeline.py``.
+
+A pipeline config (``configs/pipelines/``) names its steps in order::
+
+    steps = dict(
+        sam_masks=dict(tool='sam_masks', config='configs/sam/....py'),
+        cls_prompts=dict(tool='train', config='configs/fma_wsss/fma-cls_....py'),
+        coarse_seeds=dict(tool='seeds', config='...',
+                          inputs={'load_from': 'cls_prompts', 'model.seeder.mask_dir': 'sam_masks'}),
+        seed_eval=dict(tool='eval_seeds', seeds='coarse_seeds'),
+        stage_two=dict(tool='train', config='...',
+                       inputs={'train_dataloader.dataset.seed_dir': 'coarse_seeds'},
+                       cfg_options=dict(train_cfg=dict(max_iters=20000))),
+        stage_two_test=dict(tool='test', config='...', inputs={'load_from': 'stage_two'}),
+    )
+
+``inputs`` wires a config key to the output of an earlier step (a mask folder, a checkpoint, a
+seed folder). Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
+it was given, with ``cfg_options`` and ``inputs`` merged in and written to
+``<work_dir>/<step>/config.py``. A step that finished leaves ``done.json`` (output, time,
+numbers) and is skipped on the next run; a step that was killed resumes: training from its last
+checkpoint, seeds and SAM masks from the first unfinished image.
+
+A pipeline may name the weights it needs (``pretrained = dict(clip=dict(file=..., url=...))``),
+which its steps refer to as ``'{pretrained.clip}'``; when one of them can be neither found nor
+downloaded, ``random_weights_fallback`` (a pipeline of tiny random models) runs instead, under
+``<work_dir>/random_weights``, with a loud warning.
+"""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+from mmengine.config import Config
+
+from ..evaluation import evaluate_seed_dir, format_table
+from ..registry import DATASETS
+from ..utils.weights import find_weights
+
+TOOLS = ('sam_masks', 'train', 'seeds', 'eval_seeds', 'test')
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL_SCRIPTS = dict(sam_masks='sam_masks.py', train='train.py', seeds='generate_seeds.py',
+                    test='test.py')
+DONE = 'done.json'
+
+
+class PipelineError(RuntimeError):
+    """A step failed or the pipeline config is wrong; the message says which."""
+
+
+def find_config(path: str) -> str:
+    """A step's config: as given, else relative to the repository (configs/... from anywhere)."""
+    for candidate in (path, osp.join(REPO_ROOT, path)):
+        if osp.isfile(candidate):
+            return candidate
+    raise PipelineError(f'config {path} not found')
+
+
+RANDOM_WEIGHTS_WARNING = """
+************************************************************************************************
+  RANDOM WEIGHTS: {reason}
+  This run uses tiny randomly initialised models instead ({fallback}).
+  It shows that every step works; its seeds, pictures and mIoU numbers MEAN NOTHING.
+  For real numbers put the weights in $WSSS_WEIGHTS_DIR (or torch hub's cache) and run again.
+************************************************************************************************"""
+
+
+def resolve_weights(cfg: Config, log=print) -> Tuple[Config, bool]:
+    """The pipeline with the local files of ``cfg.pretrained`` put into its steps
+    (``'{pretrained.<key>}'``), or its random-weights fallback, whose work dir is
+    ``<work_dir>/random_weights``; and whether the weights are random."""
+    paths = {}
+    for key, weights in cfg.get('pretrained', {}).items():
+        try:
+            paths[f'{{pretrained.{key}}}'] = find_weights(
+                weights['file'], weights.get('url'), config_key=f'pretrained.{key}.file')
+        except FileNotFoundError as e:
+            fallback = cfg.get('random_weights_fallback')
+            if fallback is None:
+                raise PipelineError(str(e)) from e
+            log(RANDOM_WEIGHTS_WARNING.format(reason=e, fallback=fallback))
+            random_cfg = Config.fromfile(find_config(fallback))
+            random_cfg.work_dir = osp.join(cfg.work_dir, 'random_weights')
+            return random_cfg, True
+
+    def substitute(node):
+        if isinstance(node, dict):
+            return {k: substitute(v) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return type(node)(substitute(v) for v in node)
+        return paths.get(node, node) if isinstance(node, str) else node
+
+    cfg.steps = substitute(cfg.steps.to_dict())
+    return cfg, False
+
+
+def check_steps(steps: Dict[str, dict]) -> None:
+    """Fail before running anything on an unknown tool or an input from a later step."""
+    seen: List[str] = []
+    for name, step in steps.items():
+        if step.get('tool') not in TOOLS:
+            raise PipelineError(f'step {name}: tool must be one of {TOOLS}, got {step.get("tool")!r}')
+        sources = list(step.get('inputs', {}).values())
+        if step['tool'] == 'eval_seeds':
+            sources.append(step.get('seeds'))
+        elif 'config' not in step:
+            raise PipelineError(f'step {name} ({step["tool"]}) needs a config')
+        for source in sources:
+            if source not in seen:
+                raise PipelineError(f'step {name} takes the output of {source!r}, which is not '
+                                    f'an earlier step (earlier: {seen})')
+        seen.append(name)
+
+
+def step_config(step: dict, outputs: Dict[str, str], work_dir: str) -> Config:
+    """The step's config with its cfg_options and its inputs merged in."""
+    cfg = Config.fromfile(find_config(step['config']))
+    cfg.merge_from_dict(dict(step.get('cfg_options', {})))
+    cfg.merge_from_dict({key: outputs[source] for key, source in step.get('inputs', {}).items()})
+    cfg.work_dir = work_dir
+    return cfg
+
+
+def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
+    """Where a step's result goes: what later steps take as their input."""
+    if tool == 'sam_masks':
+        return osp.join(step_dir, 'masks')
+    if tool == 'seeds':
+        return osp.join(step_dir, 'seeds')
+    if tool == 'train':
+        loop = cfg.train_cfg
+        last = (f'epoch_{loop.max_epochs}' if 'max_epochs' in loop else f'iter_{loop.max_iters}')
+        return osp.join(step_dir, last + '.pth')
+    return osp.join(step_dir, 'metrics.json')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
+                 show_dir: Optional[str], checkpoint: Optional[str] = None) -> List[str]:
+    script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
+    if tool == 'sam_masks':
+        args = [config, '--mask-dir', output]
+    elif tool == 'seeds':
+        args = [config, '--seed-dir', output, '--no-eval']  # the eval_seeds step evaluates
+    elif tool == 'train':
+        args = [config]
+        if osp.isfile(osp.join(step_dir, 'last_checkpoint')):
+            args.append('--resume')
+    else:
+        args = [config, checkpoint, '--metrics', output]
+    if show_dir and tool in ('seeds', 'test'):  # test.py puts it under its work dir itself
+        args += ['--show-dir', osp.join(step_dir, show_dir) if tool == 'seeds' else show_dir]
+    args += ['--work-dir', step_dir]
+    if gpus > 1:
+        return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}',
+                f'--master_port={free_port()}', script, *args, '--launcher', 'pytorch']
+    return [sys.executable, script, *args]
+
+
+def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int) -> dict:
+    """mIoU of a seed folder against the GT of the split its seeds step ran on."""
+    dataset = DATASETS.build(dict(seed_cfg.test_dataloader.dataset, pipeline=[]))
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    if not all('seg_map_path' in info for info in infos):
+        raise PipelineError(f'the split of {seed_dir} has no GT masks to evaluate the seeds with')
+    classes = dataset.metainfo['classes']
+    stats = evaluate_seed_dir([(i['img_name'], i['seg_map_path']) for i in infos], seed_dir,
+                              len(classes), nproc)
+    print(f'seeds in {seed_dir} ({len(infos)} images):\n{format_table(stats, classes)}')
+    numbers = dict(stats.summary(classes), mIoU=100 * stats.miou)  # percent, as mmseg's
+    with open(output, 'w') as f:
+        json.dump(numbers, f, indent=2)
+    return numbers
+
+
+def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[dict]:
+    """Run the steps of a pipeline config in order; returns one record per step (the summary)."""
+    steps = cfg.steps
+    check_steps(steps)
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    outputs: Dict[str, str] = {}
+    configs: Dict[str, Config] = {}
+    records = []
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
+    for name, step in steps.items():
+        tool, step_dir = step['tool'], osp.join(cfg.work_dir, name)
+        os.makedirs(step_dir, exist_ok=True)
+        step_cfg = None if tool == 'eval_seeds' else step_config(step, outputs, step_dir)
+        output = outputs[name] = step_output(tool, step_dir, step_cfg)
+        configs[name] = step_cfg
+        done_file = osp.join(step_dir, DONE)
+        config_file = osp.join(step_dir, 'config.py')
+        if osp.isfile(done_file) and osp.exists(output):
+            with open(done_file) as f:
+                record = dict(json.load(f), status='skipped')
+            if step_cfg is not None and step_cfg.pretty_text != Config.fromfile(
+                    config_file).pretty_text:
+                log(f'warning: the config of step {name} changed since it ran; it is skipped '
+                    f'all the same: delete {step_dir} to redo it')
+            log(f'[{name}] done before ({output}), skipped')
+            records.append(record)
+            continue
+        log(f'\n[{name}] {tool}' + (f' {step["config"]}' if 'config' in step else '') +
+            f' -> {output}')
+        start = time.time()
+        if tool == 'eval_seeds':
+            numbers = evaluate_seeds(configs[step['seeds']], outputs[step['seeds']], output, nproc)
+        else:
+            step_cfg.dump(config_file)
+            command = tool_command(tool, config_file, step_dir, output, gpus,
+                                   step.get('show_dir'), step_cfg.get('load_from'))
+            result = subprocess.run(command, env=env)
+            if result.returncode != 0:
+                records.append(dict(step=name, tool=tool, status='failed',
+                                    seconds=time.time() - start, output=output))
+                log(format_summary(records))
+                raise PipelineError(f'step {name} failed (exit {result.returncode}); its logs '
+                                    f'are in {step_dir}; rerun the pipeline to resume it')
+            if not osp.exists(output):
+                raise PipelineError(f'step {name} finished without writing {output}')
+            numbers = {}
+            if tool == 'test':
+                with open(output) as f:
+                    numbers = json.load(f)
+        record = dict(step=name, tool=tool, seconds=round(time.time() - start, 2), output=output,
+                      miou=numbers.get('mIoU'))
+        with open(done_file, 'w') as f:
+            json.dump(record, f, indent=2)
+        records.append(dict(record, status='ran'))
+    with open(osp.join(cfg.work_dir, 'summary.json'), 'w') as f:
+        json.dump(records, f, indent=2)
+    return records
+
+
+def format_summary(records: List[dict]) -> str:
+    """The closing table: each step's status, time and mIoU, then seed and val mIoU."""
+    rows = [('step', 'tool', 'status', 'time', 'mIoU')]
+    for r in records:
+        miou = r.get('miou')
+        rows.append((r['step'], r['tool'], r['status'], f'{r["seconds"]:.1f} s',
+                     '' if miou is None else f'{miou:.2f}'))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [' | '.join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.insert(1, '-+-'.join('-' * w for w in widths))
+    seeds = [r for r in records if r['tool'] == 'eval_seeds' and r.get('miou') is not None]
+    tests = [r for r in records if r['tool'] == 'test' and r.get('miou') is not None]
+    if seeds:
+        lines.append(f'seed mIoU ({seeds[-1]["step"]}): {seeds[-1]["miou"]:.2f}')
+    if tests:
+        lines.append(f'val mIoU ({tests[-1]["step"]}): {tests[-1]["miou"]:.2f}')
+    return '\n'.join(lines)
