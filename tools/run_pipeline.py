@@ -4,8 +4,8 @@
                                  [--cfg-options steps.STEP.cfg_options.KEY=VALUE ...]
 
 Steps (SAM masks, prompt training, seeds, seed evaluation, stage-two training and test) run as
-the tools do, in subprocesses, each in <work dir>/<step>/ with the config it ran
-(config.py) and, when finished, done.json. A killed or failed run resumes where it stopped when
+the tools do, in subprocesses, each in <work dir>/<step>/ (done.json when finished) on the config
+written to <work dir>/configs/<step>.py. A killed or failed run resumes where it stopped when
 started again. --gpus N runs every step on N processes (torchrun); on Slurm, run this inside an
 allocation of one node. The closing table gives each step's time and mIoU (seeds: against the
 training split's GT; stage two: validation GT).

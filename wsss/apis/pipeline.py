@@ -17,9 +17,10 @@ A pipeline config (``configs/pipelines/``) names its steps in order::
 ``inputs`` wires a config key to the output of an earlier step (a mask folder, a checkpoint, a
 seed folder). Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
 it was given, with ``cfg_options`` and ``inputs`` merged in and written to
-``<work_dir>/<step>/config.py``. A step that finished leaves ``done.json`` (output, time,
-numbers) and is skipped on the next run; a step that was killed resumes: training from its last
-checkpoint, seeds and SAM masks from the first unfinished image.
+``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A step that finished
+leaves ``done.json`` there (output, time, numbers) and is skipped on the next run; a step that
+was killed resumes: training from its last checkpoint, seeds and SAM masks from the first
+unfinished image.
 
 A pipeline may name the weights it needs (``pretrained = dict(clip=dict(file=..., url=...))``),
 which its steps refer to as ``'{pretrained.clip}'``; when one of them can be neither found nor
@@ -199,12 +200,12 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
         output = outputs[name] = step_output(tool, step_dir, step_cfg)
         configs[name] = step_cfg
         done_file = osp.join(step_dir, DONE)
-        config_file = osp.join(step_dir, 'config.py')
+        config_file = osp.join(cfg.work_dir, 'configs', name + '.py')
         if osp.isfile(done_file) and osp.exists(output):
             with open(done_file) as f:
                 record = dict(json.load(f), status='skipped')
-            if step_cfg is not None and step_cfg.pretty_text != Config.fromfile(
-                    config_file).pretty_text:
+            if step_cfg is not None and step_cfg.to_dict() != Config.fromfile(
+                    config_file).to_dict():
                 log(f'warning: the config of step {name} changed since it ran; it is skipped '
                     f'all the same: delete {step_dir} to redo it')
             log(f'[{name}] done before ({output}), skipped')
@@ -216,6 +217,7 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
         if tool == 'eval_seeds':
             numbers = evaluate_seeds(configs[step['seeds']], outputs[step['seeds']], output, nproc)
         else:
+            os.makedirs(osp.dirname(config_file), exist_ok=True)
             step_cfg.dump(config_file)
             command = tool_command(tool, config_file, step_dir, output, gpus,
                                    step.get('show_dir'), step_cfg.get('load_from'))
