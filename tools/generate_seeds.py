@@ -16,7 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from wsss.apis import add_common_args, load_config
-from wsss.evaluation import evaluate_seed_dir, format_table
+from wsss.evaluation import evaluate_dataset_seeds, format_table
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
 
@@ -47,13 +47,12 @@ def main() -> None:
     if args.no_eval or not is_main_process():
         return
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[]))
-    samples = [(info['img_name'], info.get('seg_map_path'))
-               for info in (dataset.get_data_info(i) for i in range(len(dataset)))]
-    if not all(gt for _, gt in samples):
-        print(f'seeds are in {seed_dir}; the split has no GT masks to evaluate them against')
+    try:
+        stats = evaluate_dataset_seeds(dataset, seed_dir)
+    except ValueError as e:
+        print(f'seeds are in {seed_dir}; not evaluated: {e}')
         return
-    stats = evaluate_seed_dir(samples, seed_dir, len(dataset.metainfo['classes']))
-    print(f'\nseeds in {seed_dir} ({len(samples)} images):')
+    print(f'\nseeds in {seed_dir} ({len(dataset)} images):')
     print(format_table(stats, dataset.metainfo['classes']))
 
 

@@ -12,6 +12,7 @@ from mmengine.runner import load_checkpoint, set_random_seed
 from torch import nn
 
 from ..datasets.class_names import with_background
+from ..engine import check_class_count
 from ..models.stage_one import CLIPCAMModel
 from ..registry import DATASETS, MODELS
 from ..utils import register_all_modules
@@ -73,9 +74,7 @@ def init_stage_one(config: Union[str, Config], checkpoint: Optional[str] = None,
     if cfg.get('randomness'):
         set_random_seed(**cfg.randomness)
     model = MODELS.build(cfg.model)
-    if len(classes) != model.num_classes:
-        raise ValueError(f'config {cfg.filename}: model.num_classes={model.num_classes}, but the '
-                         f'dataset has {len(classes)} classes (background included)')
+    check_class_count(model, classes, cfg.filename, cfg.test_dataloader.dataset.type)
     checkpoint = checkpoint or cfg.get('load_from')
     if checkpoint:
         if not osp.isfile(checkpoint):

@@ -30,7 +30,6 @@ downloaded, ``random_weights_fallback`` (a pipeline of tiny random models) runs 
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..evaluation import evaluate_seed_dir, format_table
+from ..evaluation import evaluate_dataset_seeds, format_table
 from ..registry import DATASETS
 from ..utils.weights import find_weights
 
@@ -139,12 +138,6 @@ def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
     return osp.join(step_dir, 'metrics.json')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
                  show_dir: Optional[str], checkpoint: Optional[str] = None) -> List[str]:
     script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
@@ -162,21 +155,21 @@ def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
         args += ['--show-dir', osp.join(step_dir, show_dir) if tool == 'seeds' else show_dir]
     args += ['--work-dir', step_dir]
     if gpus > 1:
-        return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}',
-                f'--master_port={free_port()}', script, *args, '--launcher', 'pytorch']
+        # --standalone: a local rendezvous on a free port, so pipelines can run side by side
+        return [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+                f'--nproc_per_node={gpus}', script, *args, '--launcher', 'pytorch']
     return [sys.executable, script, *args]
 
 
 def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int) -> dict:
     """mIoU of a seed folder against the GT of the split its seeds step ran on."""
     dataset = DATASETS.build(dict(seed_cfg.test_dataloader.dataset, pipeline=[]))
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    if not all('seg_map_path' in info for info in infos):
-        raise PipelineError(f'the split of {seed_dir} has no GT masks to evaluate the seeds with')
+    try:
+        stats = evaluate_dataset_seeds(dataset, seed_dir, nproc)
+    except ValueError as e:
+        raise PipelineError(f'cannot evaluate {seed_dir}: {e}') from e
     classes = dataset.metainfo['classes']
-    stats = evaluate_seed_dir([(i['img_name'], i['seg_map_path']) for i in infos], seed_dir,
-                              len(classes), nproc)
-    print(f'seeds in {seed_dir} ({len(infos)} images):\n{format_table(stats, classes)}')
+    print(f'seeds in {seed_dir} ({len(dataset)} images):\n{format_table(stats, classes)}')
     numbers = dict(stats.summary(classes), mIoU=100 * stats.miou)  # percent, as mmseg's
     with open(output, 'w') as f:
         json.dump(numbers, f, indent=2)

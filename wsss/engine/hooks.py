@@ -23,6 +23,15 @@ def _num_classes_of(model) -> Iterator[Tuple[str, int]]:
             yield f'model.{name}' if name else 'model', n
 
 
+def check_class_count(model, classes, config: str, dataset: str) -> None:
+    """Raise ValueError naming the config, the model parts and the dataset when a class count of
+    ``model`` differs from ``len(classes)`` (background included)."""
+    wrong = [f'{name}.num_classes={n}' for name, n in _num_classes_of(model) if n != len(classes)]
+    if wrong:
+        raise ValueError(f'config {config}: {", ".join(wrong)}, but dataset {dataset} has '
+                         f'{len(classes)} classes (background included)')
+
+
 @HOOKS.register_module()
 class ClassCountCheckHook(Hook):
     """Stops a run whose model's class count differs from its dataset's, naming the config file,
@@ -33,14 +42,8 @@ class ClassCountCheckHook(Hook):
     def _check(self, runner, dataloader) -> None:
         dataset = dataloader.dataset
         classes = dataset.metainfo.get('classes')
-        if classes is None:
-            return
-        wrong = [f'{name}.num_classes={n}' for name, n in _num_classes_of(runner.model)
-                 if n != len(classes)]
-        if wrong:
-            raise ValueError(
-                f'config {runner.cfg.filename}: {", ".join(wrong)}, but dataset '
-                f'{type(dataset).__name__} has {len(classes)} classes (background included)')
+        if classes is not None:
+            check_class_count(runner.model, classes, runner.cfg.filename, type(dataset).__name__)
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_dataloader)

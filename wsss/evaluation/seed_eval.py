@@ -257,6 +257,18 @@ def evaluate_seed_dir(samples: Sequence[Sample], seed_dir: str, num_classes: int
     return stats
 
 
+def evaluate_dataset_seeds(dataset, seed_dir: str, nproc: int = 1) -> SegStats:
+    """:func:`evaluate_seed_dir` over every image of a wsss dataset (built, any pipeline).
+    Raises ValueError, before reading any seed, when an image has no GT mask."""
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    no_gt = [info['img_name'] for info in infos if not info.get('seg_map_path')]
+    if no_gt:
+        raise ValueError(f'{len(no_gt)} of {len(infos)} images have no GT mask to evaluate '
+                         f'seeds against, first: {no_gt[0]}')
+    return evaluate_seed_dir([(info['img_name'], info['seg_map_path']) for info in infos],
+                             seed_dir, len(dataset.metainfo['classes']), nproc)
+
+
 def search_bg_power(samples: Sequence[Sample], cam_dir: str, num_classes: int,
                     powers: Sequence[float] = (1, 2), nproc: int = 1) -> Dict[float, SegStats]:
     """Stats of the CAM seeds (:func:`wsss.models.cam.cams_to_seed`) for every background power.
