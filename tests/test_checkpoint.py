@@ -1,5 +1,6 @@
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from wsss.utils.checkpoint import load_local_checkpoint
+from wsss.utils.checkpoint import install_checkpoint_loader, load_local_checkpoint
 
 
 def test_runner_style_checkpoint_loads_through_mmengine(tmp_path):
@@ -39,8 +40,13 @@ def test_arbitrary_objects_are_still_refused(tmp_path):
 
 
 def test_missing_checkpoint_names_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match='nope.pth'):
-        _load_checkpoint(str(tmp_path / 'nope.pth'))
+    """mmengine's checkpoint loading goes through wsss's loader, whose message this is."""
+    install_checkpoint_loader()
+    path = str(tmp_path / 'nope.pth')
+    with pytest.raises(FileNotFoundError, match=f'^checkpoint {re.escape(path)} not found$'):
+        _load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match=f'^checkpoint {re.escape(path)} not found$'):
+        load_local_checkpoint(path)
 
 
 class _GetattrExploit:

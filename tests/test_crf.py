@@ -30,11 +30,11 @@ def two_regions(seed: int = 0):
 
 
 @needs_crf
-@pytest.mark.parametrize('wrap', [False, True])
-def test_crf_snaps_to_the_image_boundary(wrap):
+@pytest.mark.parametrize('released', [False, True])
+def test_crf_snaps_to_the_image_boundary(released):
     image, probs, truth = two_regions()
     before = (probs.argmax(0) != truth).sum()
-    posterior = dense_crf(image, probs, reference_uint8_wrap=wrap)
+    posterior = dense_crf(image, probs, released=released)
     after = (posterior.argmax(0) != truth).sum()
     assert before > 32 * 4  # the displaced strip and the speckle
     assert after < 0.5 * before
@@ -105,15 +105,16 @@ def test_crf_input_checks():
         dense_crf(image.astype(np.float32), np.ones((2, 4, 6)))
 
 
-def test_crf_image_reference_wrap():
-    image = np.array([[[0, 100, 200], [255, 255, 255]]], np.uint8)
+def test_crf_image_released_is_bgr_minus_the_mean_wrapped():
+    image = np.array([[[0, 100, 200], [255, 255, 255]]], np.uint8)  # RGB
     flipped = image[:, ::-1]  # not C-contiguous
     plain = crf_image(flipped)
     assert plain.flags['C_CONTIGUOUS']
     np.testing.assert_array_equal(plain, flipped)
-    # R 0 - 122.675 -> -122 -> 134; G 100 - 116.669 -> -16 -> 240; B 200 - 104.008 -> 95
-    wrapped = crf_image(image, reference_uint8_wrap=True)
-    np.testing.assert_array_equal(wrapped, [[[134, 240, 95], [132, 138, 150]]])
+    # BGR order: B 200 - 104.008 -> 95; G 100 - 116.669 -> -16 -> 240; R 0 - 122.675 -> -122 -> 134
+    released = crf_image(image, released=True)
+    np.testing.assert_array_equal(released, [[[95, 240, 134], [150, 138, 132]]])
+    assert released.flags['C_CONTIGUOUS']
 
 
 def test_missing_pydensecrf_names_the_extra(monkeypatch):

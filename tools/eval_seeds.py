@@ -1,6 +1,7 @@
 """Seed quality against the GT of a split: per-class IoU / precision / recall and mIoU of the seed
 PNGs in SEED_DIR. A folder of CAM files (<img_name>.npz, see wsss.evaluation.save_cams) and no
-PNGs gets the background-power search instead: mIoU per power, then the table of the best power.
+PNGs gets the background-power search instead: mIoU per power, then the table of the best power
+(argmax seeds, or SAMS seeds with --sam-masks DIR).
 Exits 1 with a message naming the file on missing or bad seeds, CAMs or GT.
 
     python tools/eval_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train
@@ -40,6 +41,8 @@ def main() -> int:
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     parser.add_argument('--powers', type=float, nargs='+', default=DEFAULT_POWERS,
                         help='background powers to search on CAM files (default 0.5, 0.6 .. 2.0)')
+    parser.add_argument('--sam-masks', metavar='DIR',
+                        help='search with SAMS over the SAM masks in DIR instead of argmax seeds')
     parser.add_argument('--out', help='also write the numbers to this JSON file')
     args = parser.parse_args()
     if not os.path.isdir(args.seed_dir):
@@ -60,7 +63,8 @@ def main() -> int:
 
     try:
         if is_cam_dir(args.seed_dir):
-            results = search_bg_power(samples, args.seed_dir, len(classes), args.powers, args.nproc)
+            results = search_bg_power(samples, args.seed_dir, len(classes), args.powers,
+                                      args.nproc, args.sam_masks)
             best = best_power(results)
             stats = results[best]
             print('\nbackground power | mIoU')

@@ -15,7 +15,10 @@ A pipeline config (``configs/pipelines/``) names its steps in order::
     )
 
 ``inputs`` wires a config key to the output of an earlier step (a mask folder, a checkpoint, a
-seed folder). Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
+seed folder). A seeds step with ``save_cams=True`` also keeps its CAMs (``<step>/cams``); an
+eval_seeds step with ``powers=[...]`` then searches the background power on them against the GT
+(SAMS seeds over the masks of the step named by ``sam_masks``, else argmax seeds) and reports the
+best power's mIoU. Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
 it was given, with ``cfg_options`` and ``inputs`` merged in and written to
 ``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A step that finished
 leaves ``done.json`` there (output, time, numbers) and is skipped on the next run; a step that
@@ -37,7 +40,7 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..evaluation import evaluate_dataset_seeds, format_table
+from ..evaluation import best_power, evaluate_dataset_seeds, format_table, search_bg_power
 from ..registry import DATASETS
 from ..utils.weights import find_weights
 
@@ -106,7 +109,10 @@ def check_steps(steps: Dict[str, dict]) -> None:
             raise PipelineError(f'step {name}: tool must be one of {TOOLS}, got {step.get("tool")!r}')
         sources = list(step.get('inputs', {}).values())
         if step['tool'] == 'eval_seeds':
-            sources.append(step.get('seeds'))
+            sources += [step.get('seeds')] + ([step['sam_masks']] if 'sam_masks' in step else [])
+            if 'powers' in step and not steps.get(step.get('seeds'), {}).get('save_cams'):
+                raise PipelineError(f'step {name} searches powers on the CAMs of '
+                                    f'{step.get("seeds")!r}: give that step save_cams=True')
         elif 'config' not in step:
             raise PipelineError(f'step {name} ({step["tool"]}) needs a config')
         for source in sources:
@@ -139,12 +145,15 @@ def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
 
 
 def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
-                 show_dir: Optional[str], checkpoint: Optional[str] = None) -> List[str]:
+                 show_dir: Optional[str], checkpoint: Optional[str] = None,
+                 save_cams: bool = False) -> List[str]:
     script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
     if tool == 'sam_masks':
         args = [config, '--mask-dir', output]
     elif tool == 'seeds':
         args = [config, '--seed-dir', output, '--no-eval']  # the eval_seeds step evaluates
+        if save_cams:
+            args += ['--save-cams', osp.join(step_dir, 'cams')]
     elif tool == 'train':
         args = [config]
         if osp.isfile(osp.join(step_dir, 'last_checkpoint')):
@@ -161,16 +170,31 @@ def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
     return [sys.executable, script, *args]
 
 
-def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int) -> dict:
-    """mIoU of a seed folder against the GT of the split its seeds step ran on."""
+def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int,
+                   powers: Optional[List[float]] = None, mask_dir: Optional[str] = None) -> dict:
+    """mIoU of a seed folder against the GT of the split its seeds step ran on; with ``powers``,
+    the background-power search on the CAMs beside it (``cams``), the best power's numbers."""
     dataset = DATASETS.build(dict(seed_cfg.test_dataloader.dataset, pipeline=[]))
-    try:
-        stats = evaluate_dataset_seeds(dataset, seed_dir, nproc)
-    except ValueError as e:
-        raise PipelineError(f'cannot evaluate {seed_dir}: {e}') from e
     classes = dataset.metainfo['classes']
+    extra = {}
+    try:
+        if powers:
+            infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+            cam_dir = osp.join(osp.dirname(seed_dir), 'cams')
+            results = search_bg_power([(i['img_name'], i['seg_map_path']) for i in infos],
+                                      cam_dir, len(classes), powers, nproc, mask_dir)
+            best = best_power(results)
+            stats = results[best]
+            print('ground-truth search of the background power: ' + ', '.join(
+                f'{p:g}: {100 * r.miou:.2f}' for p, r in results.items()) + f'; best {best:g}')
+            extra = dict(best_power=best, miou_by_power={f'{p:g}': 100 * r.miou
+                                                          for p, r in results.items()})
+        else:
+            stats = evaluate_dataset_seeds(dataset, seed_dir, nproc)
+    except (ValueError, FileNotFoundError) as e:
+        raise PipelineError(f'cannot evaluate {seed_dir}: {e}') from e
     print(f'seeds in {seed_dir} ({len(dataset)} images):\n{format_table(stats, classes)}')
-    numbers = dict(stats.summary(classes), mIoU=100 * stats.miou)  # percent, as mmseg's
+    numbers = dict(stats.summary(classes), mIoU=100 * stats.miou, **extra)  # percent, as mmseg's
     with open(output, 'w') as f:
         json.dump(numbers, f, indent=2)
     return numbers
@@ -208,12 +232,14 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
             f' -> {output}')
         start = time.time()
         if tool == 'eval_seeds':
-            numbers = evaluate_seeds(configs[step['seeds']], outputs[step['seeds']], output, nproc)
+            numbers = evaluate_seeds(configs[step['seeds']], outputs[step['seeds']], output, nproc,
+                                     step.get('powers'), outputs.get(step.get('sam_masks')))
         else:
             os.makedirs(osp.dirname(config_file), exist_ok=True)
             step_cfg.dump(config_file)
             command = tool_command(tool, config_file, step_dir, output, gpus,
-                                   step.get('show_dir'), step_cfg.get('load_from'))
+                                   step.get('show_dir'), step_cfg.get('load_from'),
+                                   step.get('save_cams', False))
             result = subprocess.run(command, env=env)
             if result.returncode != 0:
                 records.append(dict(step=name, tool=tool, status='failed',

@@ -21,7 +21,8 @@ COCO14_CLASSES: Tuple[str, ...] = (
     'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
     'teddy bear', 'hair drier', 'toothbrush')
 
-# CLIP-ES prompt names: a comma-separated list of synonyms is embedded as one prompt.
+# Prompt names: a comma-separated list of synonyms is embedded as one prompt. These are the clean
+# lists (CLIP-ES's synonyms, real words); the released ones follow.
 VOC12_PROMPT_NAMES: Tuple[str, ...] = (
     'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat',
     'cow', 'table', 'dog', 'horse', 'motorbike', 'person with clothes,people,human',
@@ -40,6 +41,28 @@ COCO14_PROMPT_NAMES: Tuple[str, ...] = (
     'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hairdrier,blowdrier',
     'toothbrush')
 
+# The prompt names of the authors' released code, verbatim (CLIP-ES's ``new_class_names`` and
+# ``new_class_names_coco``; FMA-WSSS uses the same lists): 'diningtable' and 'pottedplant' written
+# as one word, and COCO's typo 'sknowboard'. Each changes that class's text embedding, so the
+# reproduction configs (``released=True``) use these.
+RELEASED_VOC12_PROMPT_NAMES: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat',
+    'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person with clothes,people,human',
+    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor screen')
+
+RELEASED_COCO14_PROMPT_NAMES: Tuple[str, ...] = (
+    'person with clothes,people,human', 'bicycle', 'car', 'motorbike', 'aeroplane', 'bus', 'train',
+    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench',
+    'bird avian', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe',
+    'backpack,bag', 'umbrella,parasol', 'handbag,purse', 'necktie', 'suitcase', 'frisbee',
+    'skis', 'sknowboard', 'sports ball', 'kite', 'baseball bat', 'glove', 'skateboard',
+    'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'dessertspoon',
+    'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza',
+    'donut', 'cake', 'chair seat', 'sofa', 'pottedplant', 'bed', 'diningtable', 'toilet',
+    'tvmonitor screen', 'laptop', 'mouse', 'remote control', 'keyboard', 'cell phone',
+    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hairdrier,blowdrier', 'toothbrush')
+
 VOC12_BACKGROUND_WORDS: Tuple[str, ...] = (
     'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river', 'sea',
     'railway', 'railroad', 'keyboard', 'helmet', 'cloud', 'house', 'mountain', 'ocean', 'road',
@@ -50,8 +73,10 @@ COCO14_BACKGROUND_WORDS: Tuple[str, ...] = tuple(
 
 DATASET_CLASSES: Dict[str, Dict[str, Tuple[str, ...]]] = {
     'voc12': dict(classes=VOC12_CLASSES, prompt_names=VOC12_PROMPT_NAMES,
+                  released_prompt_names=RELEASED_VOC12_PROMPT_NAMES,
                   background_words=VOC12_BACKGROUND_WORDS),
     'coco14': dict(classes=COCO14_CLASSES, prompt_names=COCO14_PROMPT_NAMES,
+                   released_prompt_names=RELEASED_COCO14_PROMPT_NAMES,
                    background_words=COCO14_BACKGROUND_WORDS),
 }
 

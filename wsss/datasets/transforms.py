@@ -128,3 +128,35 @@ class ResizeToMultiple:
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(divisor={self.divisor}, scale={self.scale})'
+
+
+@TRANSFORMS.register_module()
+class EnsureShortSide:
+    """Upscale an image (and its seg maps) whose short side is below ``min_size`` so that it is
+    ``min_size``, keeping the aspect ratio; larger images pass unchanged.
+
+    FMA-WSSS's released prompt training keeps the short side of its rescaled images at least as
+    long as the 224 crop, so crops need no padding; images with Pillow bicubic, seg maps nearest.
+    """
+
+    def __init__(self, min_size: int = 224, interpolation: str = 'bicubic',
+                 backend: str = 'pillow') -> None:
+        self.min_size, self.interpolation, self.backend = min_size, interpolation, backend
+
+    def __call__(self, results: dict) -> dict:
+        h, w = results['img'].shape[:2]
+        if min(h, w) >= self.min_size:
+            return results
+        scale = self.min_size / min(h, w)
+        size = (self.min_size if w <= h else int(w * scale + 0.5),  # (w, h): the short side
+                self.min_size if h < w else int(h * scale + 0.5))   # exactly min_size
+        results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation,
+                                       backend=self.backend)
+        for key in results.get('seg_fields', []):
+            results[key] = mmcv.imresize(results[key], size, interpolation='nearest',
+                                         backend=self.backend)
+        results['img_shape'] = results['img'].shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(min_size={self.min_size})'

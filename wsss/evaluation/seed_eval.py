@@ -20,6 +20,8 @@ from prettytable import PrettyTable
 
 from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
 from ..models.cam import cams_to_seed
+from ..models.sam.store import decode_masks, load_masks, mask_path
+from ..models.seeders.sams import sams_seed
 
 Sample = Tuple[str, str]  # (img_name, seg_map_path)
 T = TypeVar('T')
@@ -143,8 +145,8 @@ def cam_path(cam_dir: str, img_name: str) -> str:
 
 
 def save_cams(path: str, class_ids: Sequence[int], cams: np.ndarray) -> None:
-    """Write one image's CAMs: ``class_ids`` (K,) in 1..C and ``cams`` (K, H, W) in [0, 1] at the
-    image size, stored as int64 and float16. Atomic (temp file + rename), like the seeds."""
+    """Write one image's CAMs: ``class_ids`` (K,) in 1..C and ``cams`` (K, H, W) at the image
+    size, in [0, 1] (raw GradCAMs for ``raw_cam`` models), stored as int64 and float16. Atomic (temp file + rename), like the seeds."""
     class_ids = np.asarray(class_ids, np.int64).reshape(-1)
     cams = np.asarray(cams, np.float16)
     if cams.ndim != 3 or len(cams) != len(class_ids):
@@ -199,8 +201,19 @@ def _seed_stats(chunk: List[Sample], seed_dir: str, num_classes: int) -> SegStat
     return stats
 
 
+def _sam_masks(mask_dir: str, img_name: str, size: Tuple[int, int]) -> Tuple[torch.Tensor, list]:
+    path = mask_path(mask_dir, img_name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'SAM masks {path} not found: make them with tools/sam_masks.py')
+    records = load_masks(path)
+    masks = decode_masks(records, size)
+    if masks.shape[1:] != tuple(size):
+        raise SeedError(f'{path}: masks of size {masks.shape[1:]} for CAMs of size {size}')
+    return torch.from_numpy(masks), [r['level'] for r in records]
+
+
 def _power_stats(chunk: List[Sample], cam_dir: str, num_classes: int,
-                 powers: Sequence[float]) -> Dict[float, SegStats]:
+                 powers: Sequence[float], mask_dir: Optional[str] = None) -> Dict[float, SegStats]:
     stats = {p: SegStats(num_classes) for p in powers}
     for img_name, gt_path in chunk:
         gt = _read_gt(gt_path, num_classes)
@@ -212,8 +225,13 @@ def _power_stats(chunk: List[Sample], cam_dir: str, num_classes: int,
         if ((class_ids < 1) | (class_ids >= num_classes)).any():
             raise SeedError(f'{path}: class ids {class_ids.tolist()} are outside '
                             f'1..{num_classes - 1}')
+        if mask_dir is None:
+            for p in powers:
+                stats[p].update(cams_to_seed(cams, class_ids, bg_power=p)[0], gt)
+            continue
+        masks, levels = _sam_masks(mask_dir, img_name, gt.shape)
         for p in powers:
-            stats[p].update(cams_to_seed(cams, class_ids, bg_power=p)[0], gt)
+            stats[p].update(sams_seed(cams, class_ids, masks, levels, bg_power=p)[0], gt)
     return stats
 
 
@@ -270,15 +288,20 @@ def evaluate_dataset_seeds(dataset, seed_dir: str, nproc: int = 1) -> SegStats:
 
 
 def search_bg_power(samples: Sequence[Sample], cam_dir: str, num_classes: int,
-                    powers: Sequence[float] = (1, 2), nproc: int = 1) -> Dict[float, SegStats]:
-    """Stats of the CAM seeds (:func:`wsss.models.cam.cams_to_seed`) for every background power.
+                    powers: Sequence[float] = (1, 2), nproc: int = 1,
+                    mask_dir: Optional[str] = None) -> Dict[float, SegStats]:
+    """Stats of the seeds of every background power, against the GT: a search that reads the
+    ground truth, for reports and for reproducing released settings that were picked that way.
 
     Each image's CAMs (``<cam_dir>/<img_name>.npz``, see :func:`save_cams`) are read once and
-    turned into one seed per power. Errors as :func:`evaluate_seed_dir`.
+    turned into one seed per power: by argmax (:func:`wsss.models.cam.cams_to_seed`), or with
+    ``mask_dir`` by SAMS over the image's SAM masks there (:func:`sams_seed`, which also takes the
+    raw CAMs of ``raw_cam`` models). Errors as :func:`evaluate_seed_dir`.
     """
     _require_files(samples, partial(cam_path, cam_dir), 'CAM files')
     stats = {p: SegStats(num_classes) for p in powers}
-    task = partial(_power_stats, cam_dir=cam_dir, num_classes=num_classes, powers=tuple(powers))
+    task = partial(_power_stats, cam_dir=cam_dir, num_classes=num_classes, powers=tuple(powers),
+                   mask_dir=mask_dir)
     for partial_stats in _map_chunks(task, samples, nproc):
         for p in powers:
             stats[p].merge(partial_stats[p])

@@ -134,17 +134,18 @@ def attention_affinity(attn: Sequence[torch.Tensor], sinkhorn_iters: int = 3,
     return torch.linalg.matrix_power(aff, power)
 
 
-def box_mask(cam: ArrayLike, threshold: float, reference: bool = False) -> torch.Tensor:
-    """(h, w) float mask, 1 inside the bounding rectangle of any external contour of
-    ``cam > threshold`` (``cam`` min-max normalised).
+def box_mask(cam: ArrayLike, threshold: float, released: bool = False) -> torch.Tensor:
+    """(h, w) float mask, 1 inside the bounding rectangle of any external contour of the
+    thresholded ``cam`` (min-max normalised); no contour gives an empty mask.
 
-    ``reference`` reproduces CLIP-ES's ``scoremap2bbox`` exactly, for parity tests: the map is
-    quantised to uint8, thresholded at ``int(threshold * its max)``, and each rectangle's far
-    corner is clipped to (w - 1, h - 1) and used as an exclusive end, which drops the last row
-    and column of the map from every box; no contour gives an empty mask.
+    ``released`` applies the box rule of the authors' released code (CLIP-ES's
+    ``scoremap2bbox``, which FMA-WSSS reuses): the map is quantised to uint8 (x * 255, truncated),
+    thresholded strictly at ``int(threshold * its uint8 max)``, and each rectangle's far corner is
+    clipped to (w - 1, h - 1) and used as an exclusive end, so the last row and column of the map
+    are never inside a box. Otherwise (the clean rule): ``cam > threshold`` and whole rectangles.
     """
     cam = torch.as_tensor(cam).detach().float().cpu()
-    if reference:
+    if released:
         quantised = (cam.numpy() * 255).astype(np.uint8)
         binary = (quantised > int(threshold * quantised.max())).astype(np.uint8)
     else:
@@ -155,15 +156,15 @@ def box_mask(cam: ArrayLike, threshold: float, reference: bool = False) -> torch
     for contour in contours:
         x, y, w, h = cv2.boundingRect(contour)
         x1, y1 = x + w, y + h
-        if reference:
+        if released:
             x1, y1 = min(x1, width - 1), min(y1, height - 1)
         mask[y:y1, x:x1] = 1
     return mask
 
 
-def refine_with_affinity(cams: torch.Tensor, affinity: torch.Tensor,
-                         masks: torch.Tensor) -> torch.Tensor:
-    """vec(M_c) <- (A'' * B_c) vec(M_c), then min-max normalised.
+def refine_with_affinity(cams: torch.Tensor, affinity: torch.Tensor, masks: torch.Tensor,
+                         normalize: bool = True) -> torch.Tensor:
+    """vec(M_c) <- (A'' * B_c) vec(M_c), then min-max normalised (unless ``normalize`` is False).
 
     ``cams`` and ``masks``: (K, h, w); ``affinity``: (h*w, h*w). As in CLIP-ES
     (``trans_mat * box_mask`` with a (1, h*w) mask), B_c zeroes the COLUMNS of A'' outside the
@@ -171,17 +172,25 @@ def refine_with_affinity(cams: torch.Tensor, affinity: torch.Tensor,
     """
     flat = cams.flatten(1).float()
     refined = torch.einsum('ij,kj->ki', affinity, flat * masks.flatten(1).to(flat))
-    return normalize_cam(refined.view_as(cams))
+    refined = refined.view_as(cams)
+    return normalize_cam(refined) if normalize else refined
 
 
 def caa_refine(cams: torch.Tensor, affinity: torch.Tensor, threshold: float,
-               reference_boxes: bool = False) -> torch.Tensor:
-    """CAA: each normalised CAM (K, h, w) refined by the affinity inside its own boxes
-    (:func:`box_mask` at ``threshold``: 0.4 VOC, 0.7 COCO). Returns (K, h, w) in [0, 1]."""
+               released_boxes: bool = False, raw: bool = False) -> torch.Tensor:
+    """CAA: each CAM (K, h, w) refined by the affinity inside its own boxes (:func:`box_mask` at
+    ``threshold``: 0.4 VOC, 0.7 COCO for CLIP-ES).
+
+    ``raw=False``: ``cams`` are normalised CAMs in [0, 1]; the refined maps are min-max normalised.
+    ``raw=True``: ``cams`` are raw GradCAMs (no ReLU, not normalised), as FMA-WSSS's released
+    segmentation stage refines them: the boxes come from their ReLU'd, min-max normalised copy,
+    the raw maps are refined and returned as they are (no ReLU, no normalisation).
+    """
     if len(cams) == 0:
         return cams.float()
-    masks = torch.stack([box_mask(cam, threshold, reference_boxes) for cam in cams])
-    return refine_with_affinity(cams, affinity, masks.to(cams.device))
+    scores = normalize_cam(cams.relu()) if raw else cams
+    masks = torch.stack([box_mask(score, threshold, released_boxes) for score in scores])
+    return refine_with_affinity(cams, affinity, masks.to(cams.device), normalize=not raw)
 
 
 def resize_cams(cams: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:

@@ -12,9 +12,8 @@ import numpy as np
 from ..datasets.seeds import IGNORE_INDEX
 
 PROB_EPS = 1e-5  # probabilities are clipped to this before -log, so the unary stays finite
-# The per-channel mean CLIP-ES's CRF script subtracts: its mean_bgr (104.008, 116.669, 122.675)
-# written in RGB order.
-REFERENCE_MEAN_RGB = (122.675, 116.669, 104.008)
+# The per-channel mean (B, G, R) CLIP-ES's CRF script subtracts from the image it hands pydensecrf.
+RELEASED_MEAN_BGR = (104.008, 116.669, 122.675)
 
 
 def _pydensecrf():
@@ -27,49 +26,48 @@ def _pydensecrf():
     return dcrf, unary_from_softmax
 
 
-def crf_image(image: np.ndarray, reference_uint8_wrap: bool = False) -> np.ndarray:
+def crf_image(image: np.ndarray, released: bool = False) -> np.ndarray:
     """The colour image the bilateral kernel sees: (H, W, 3) C-contiguous uint8.
 
-    By default this is the RGB image itself. ``reference_uint8_wrap`` reproduces what CLIP-ES's
-    ``eval_cam_with_crf.py`` passes instead, for parity tests: the image minus the mean
-    (104.008, 116.669, 122.675) (BGR; :data:`REFERENCE_MEAN_RGB` here), cast back to uint8, which
+    ``image`` is (H, W, 3) uint8 RGB. By default the kernel sees that image itself (the clean
+    choice). ``released`` reproduces what CLIP-ES's ``eval_cam_with_crf.py`` passes instead: the
+    image as OpenCV reads it (BGR order) minus :data:`RELEASED_MEAN_BGR`, cast back to uint8, which
     truncates toward zero and wraps negative values modulo 256 (NumPy's float-to-uint8 cast on
-    x86; done explicitly here so it does not depend on the platform). Dark pixels thus turn
-    bright, which distorts the colour distances of the bilateral kernel. The reference passes
-    BGR; the channel order does not matter, because the kernel weighs every channel with the same
-    srgb.
+    x86, done explicitly here so it does not depend on the platform). Dark pixels thus turn bright.
+    The channel order matters: pydensecrf's permutohedral lattice is not invariant to it, so the
+    same values in RGB order give other posteriors.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f'image must be (H, W, 3) uint8, got {image.shape} {image.dtype}')
-    if reference_uint8_wrap:
-        shifted = image.astype(np.float32) - np.array(REFERENCE_MEAN_RGB, np.float32)
+    if released:
+        shifted = image[..., ::-1].astype(np.float32) - np.array(RELEASED_MEAN_BGR, np.float32)
         image = np.mod(np.trunc(shifted).astype(np.int64), 256).astype(np.uint8)
     return np.ascontiguousarray(image)
 
 
 def dense_crf(image: np.ndarray, probs: np.ndarray, iters: int = 10, gauss_sxy: float = 1,
               gauss_compat: float = 3, bilateral_sxy: float = 67, bilateral_srgb: float = 3,
-              bilateral_compat: float = 4, reference_uint8_wrap: bool = False) -> np.ndarray:
+              bilateral_compat: float = 4, released: bool = False) -> np.ndarray:
     """(L, H, W) posterior probabilities of a fully connected CRF (pydensecrf ``DenseCRF2D``).
 
     Unary: -log of ``probs`` (L, H, W) clipped to [:data:`PROB_EPS`, 1]; the rows need not sum
     to one (a per-pixel factor in (0, 1] does not change the posterior). Pairwise: a Gaussian
-    kernel and a bilateral kernel on ``image`` (H, W, 3) uint8 RGB; ``reference_uint8_wrap`` see
-    :func:`crf_image`. Defaults are CLIP-ES's.
+    kernel and a bilateral kernel on :func:`crf_image` of ``image`` (H, W, 3) uint8 RGB and
+    ``released``. Defaults are CLIP-ES's.
     """
     dcrf, unary_from_softmax = _pydensecrf()
     probs = np.asarray(probs, dtype=np.float32)
     if probs.ndim != 3:
         raise ValueError(f'probs must be (L, H, W), got {probs.shape}')
     num_labels, height, width = probs.shape
-    rgb = crf_image(image, reference_uint8_wrap)
-    if rgb.shape[:2] != (height, width):
-        raise ValueError(f'image is {rgb.shape[:2]} but probs are {(height, width)}')
+    kernel_image = crf_image(image, released)
+    if kernel_image.shape[:2] != (height, width):
+        raise ValueError(f'image is {kernel_image.shape[:2]} but probs are {(height, width)}')
     crf = dcrf.DenseCRF2D(width, height, num_labels)
     crf.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs, clip=PROB_EPS)))
     crf.addPairwiseGaussian(sxy=gauss_sxy, compat=gauss_compat)
-    crf.addPairwiseBilateral(sxy=bilateral_sxy, srgb=bilateral_srgb, rgbim=rgb,
+    crf.addPairwiseBilateral(sxy=bilateral_sxy, srgb=bilateral_srgb, rgbim=kernel_image,
                              compat=bilateral_compat)
     return np.asarray(crf.inference(iters), dtype=np.float32).reshape(num_labels, height, width)
 

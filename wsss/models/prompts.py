@@ -27,14 +27,18 @@ from .clip import encode_prompt_embeddings
 
 CLASS_TOKEN_POSITIONS = ('end', 'front')
 
-# (dataset, stage) -> FMA-WSSS's settings; empty_background: how many empty (learnable)
-# background prompts replace the dataset's background words (0: keep the words)
+# (dataset, stage) -> FMA-WSSS's settings in its released configs; empty_background: how many
+# empty (learnable) background prompts replace the dataset's background words (0: keep the words);
+# ctx_std: the std of the contexts' normal initialisation
 FMA_PROMPT_SETTINGS = {
-    ('voc12', 'cls'): dict(shared_context=True, class_token_position='end', empty_background=0),
+    ('voc12', 'cls'): dict(shared_context=True, class_token_position='end', empty_background=0,
+                           ctx_std=0.015),
     ('voc12', 'seg'): dict(shared_context=False, class_token_position='front',
-                           empty_background=25),
-    ('coco14', 'cls'): dict(shared_context=True, class_token_position='end', empty_background=0),
-    ('coco14', 'seg'): dict(shared_context=True, class_token_position='end', empty_background=0),
+                           empty_background=25, ctx_std=0.0125),
+    ('coco14', 'cls'): dict(shared_context=True, class_token_position='end', empty_background=0,
+                            ctx_std=0.015),
+    ('coco14', 'seg'): dict(shared_context=True, class_token_position='end', empty_background=0,
+                            ctx_std=0.015),
 }
 
 
@@ -123,10 +127,11 @@ class PromptLearner(nn.Module):
 
     @classmethod
     def from_dataset(cls, clip_model: nn.Module, tokenizer, dataset: str, stage: str,
-                     **kwargs) -> 'PromptLearner':
+                     released: bool = True, **kwargs) -> 'PromptLearner':
         """FMA-WSSS's prompts of ``dataset`` ('voc12' | 'coco14') for ``stage`` ('cls' | 'seg'):
-        the CLIP-ES prompt names, the background words or learnable empty background prompts,
-        and the context layout of the module docstring's table; ``kwargs`` (n_ctx, ctx_std, ...)
+        the prompt names (the released lists with ``released``, else the clean ones), the
+        background words or learnable empty background prompts, and the context layout and
+        initialisation of :data:`FMA_PROMPT_SETTINGS`; ``kwargs`` (n_ctx, ctx_std, ...)
         override."""
         if (dataset, stage) not in FMA_PROMPT_SETTINGS:
             raise ValueError(f'no FMA prompt settings for dataset={dataset!r}, stage={stage!r}; '
@@ -136,7 +141,8 @@ class PromptLearner(nn.Module):
         names = DATASET_CLASSES[dataset]
         background: List[str] = [''] * empty if empty else list(names['background_words'])
         settings.update(kwargs)
-        return cls(clip_model, tokenizer, names['prompt_names'], background, **settings)
+        prompt_names = names['released_prompt_names' if released else 'prompt_names']
+        return cls(clip_model, tokenizer, prompt_names, background, **settings)
 
     @property
     def clip_model(self) -> nn.Module:

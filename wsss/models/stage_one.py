@@ -44,8 +44,15 @@ class CLIPCAMModel(BaseModel):
         sinkhorn_iters: Sinkhorn rounds of CAA.
         box_threshold: CAA box threshold (0.4 VOC, 0.7 COCO).
         seeder: a SEEDERS config; default argmax with background power 1.
-        fp16_pos_embed, reference_boxes: reproduce the reference code's rounding and box quirks,
-            for parity checks only.
+        released: compute what the authors' released code computes (the reproduction configs):
+            its CAA box rule (:func:`wsss.models.cam.box_mask`), its prompt-name lists with their
+            typos (``dataset`` given), and, for seeders with a ``released`` setting left at None
+            (``CRFSeeder``), their released path. False: the clean choices (README, Fidelity).
+        raw_cam: hand the seeder the raw GradCAM (no ReLU, not normalised), CAA-refined on its own
+            values with boxes from its normalised copy (FMA-WSSS's released segmentation stage);
+            only for seeders that normalise scores themselves (SAMS). Default: normalised CAMs.
+        fp16_pos_embed: round the resized positional embedding to fp16, as CLIP-ES's fp16 model
+            does (parity checks).
     """
 
     def __init__(self, clip: Dict, dataset: Optional[str] = None,
@@ -54,11 +61,13 @@ class CLIPCAMModel(BaseModel):
                  template: str = CLIP_ES_TEMPLATE, num_attn_layers: int = 8, caa: bool = True,
                  sinkhorn_iters: int = 3, box_threshold: float = 0.4,
                  seeder: Optional[Dict] = None, fp16_pos_embed: bool = False,
-                 reference_boxes: bool = False, data_preprocessor: Optional[Dict] = None) -> None:
+                 released: bool = True, raw_cam: bool = False,
+                 data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if dataset is not None:
             names = DATASET_CLASSES[dataset]
-            class_names = class_names or names['prompt_names']
+            class_names = class_names or names[
+                'released_prompt_names' if released else 'prompt_names']
             background_words = names['background_words'] if background_words is None \
                 else background_words
         if not class_names:
@@ -71,8 +80,10 @@ class CLIPCAMModel(BaseModel):
         self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
                                                            clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
-        self.box_threshold, self.reference_boxes = box_threshold, reference_boxes
+        self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
+        if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
+            self.seeder.released = released
         mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
             self.clip.visual, 'image_std', None)
         self.register_buffer('mean', torch.tensor(mean or open_clip.OPENAI_DATASET_MEAN)
@@ -99,19 +110,23 @@ class CLIPCAMModel(BaseModel):
 
     def image_cams(self, image: torch.Tensor, labels: torch.Tensor,
                    text: torch.Tensor) -> torch.Tensor:
-        """(K, h, w) CAMs in [0, 1] on the patch grid of the labelled classes of one image;
-        ``text``: :meth:`text_features`."""
+        """(K, h, w) CAMs on the patch grid of the labelled classes of one image, in [0, 1] (raw
+        with ``raw_cam``); ``text``: :meth:`text_features`."""
         with torch.enable_grad():
             out = self.encoder(self.normalize(image))
             cams, = softmax_gradcam(out.ln1, out.image_feature, text, labels[None],
-                                    self.clip.logit_scale.exp(), out.grid)
+                                    self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam)
         if self.caa and len(cams):
             affinity = attention_affinity(out.attn, self.sinkhorn_iters)[0]
-            cams = caa_refine(cams, affinity, self.box_threshold, self.reference_boxes)
+            cams = caa_refine(cams, affinity, self.box_threshold, self.released, self.raw_cam)
         return cams.detach()
 
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        if self.raw_cam and not getattr(self.seeder, 'takes_raw_cams', False):
+            raise ValueError(f'raw_cam=True hands raw GradCAMs to the seeder, which '
+                             f'{type(self.seeder).__name__} cannot score: use SAMSSeeder or set '
+                             'model.raw_cam=False')
         with torch.no_grad():
             text = self.text_features()
         for image, sample in zip(inputs, data_samples):
@@ -119,7 +134,9 @@ class CLIPCAMModel(BaseModel):
                                      device=self.mean.device)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
             cams = self.image_cams(image, labels, text)
-            cams = resize_cams(cams, sample.metainfo['ori_shape']).clamp_(0, 1)
+            cams = resize_cams(cams, sample.metainfo['ori_shape'])
+            if not self.raw_cam:
+                cams.clamp_(0, 1)
             seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
             sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
             sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
@@ -140,6 +157,18 @@ class CLIPCAMModel(BaseModel):
 
 
 FROZEN_PREFIXES = ('clip.', 'encoder.')
+
+# Where FMA-WSSS's released code departs from the clean path, per (dataset, stage):
+# raw_cam: CAA on the raw GradCAM, which goes raw to SAMS (the VOC segmentation stage and both
+# COCO stages; the VOC classification stage refines the normalised CAM); crop_labels: in
+# segmentation-prompt training, a crop's labels are the classes of its cropped coarse seed (VOC)
+# rather than the whole image's labels (COCO).
+FMA_RELEASED = {
+    ('voc12', 'cls'): dict(raw_cam=False),
+    ('voc12', 'seg'): dict(raw_cam=True, crop_labels=True),
+    ('coco14', 'cls'): dict(raw_cam=True),
+    ('coco14', 'seg'): dict(raw_cam=True, crop_labels=False),
+}
 
 
 def _drop_frozen(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
@@ -167,7 +196,8 @@ class FMAPromptModel(CLIPCAMModel):
     - ``stage='seg'``: the CAM activation loss between the raw softmax-GradCAM of each crop's
       classes (no ReLU, no normalisation, weights through the gradient with ``create_graph``,
       i.e. double backprop into the contexts) and the crop's coarse seed (``gt_sem_seg``, from
-      PseudoLabelDataset); the crop's labels are the classes present in its seed.
+      PseudoLabelDataset); the crop's labels are the classes present in its seed
+      (``crop_labels``), or the whole image's labels.
 
     ``predict`` mode is CLIPCAMModel's with the learned prompts in place of the template.
 
@@ -176,18 +206,28 @@ class FMAPromptModel(CLIPCAMModel):
         prompts: PromptLearner settings (n_ctx, ctx_std, shared_context, class_token_position);
             with ``dataset`` set, FMA's settings for (dataset, stage) are the defaults.
         loss: the loss config; default the stage's loss.
+        raw_cam, crop_labels: None takes the released code's choice for (dataset, stage) from
+            :data:`FMA_RELEASED` when ``released`` (and a dataset) is set, else the clean one
+            (normalised CAMs; the crop's labels).
         other arguments: CLIPCAMModel's.
     """
 
     def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
+                 raw_cam: Optional[bool] = None, crop_labels: Optional[bool] = None,
                  **kwargs) -> None:
         if stage not in ('cls', 'seg'):
             raise ValueError(f"stage must be 'cls' or 'seg', got {stage!r}")
-        super().__init__(**kwargs)
+        released = FMA_RELEASED.get((kwargs.get('dataset'), stage), {}) if kwargs.get(
+            'released', True) else {}
+        super().__init__(raw_cam=released.get('raw_cam', False) if raw_cam is None else raw_cam,
+                         **kwargs)
         self.stage = stage
+        self.crop_labels = released.get('crop_labels', True) if crop_labels is None else \
+            crop_labels
         if kwargs.get('dataset'):
-            self.prompts = PromptLearner.from_dataset(self.clip, self.text.tokenizer,
-                                                      kwargs['dataset'], stage, **(prompts or {}))
+            self.prompts = PromptLearner.from_dataset(
+                self.clip, self.text.tokenizer, kwargs['dataset'], stage,
+                released=self.released, **(prompts or {}))
         else:
             self.prompts = PromptLearner(self.clip, self.text.tokenizer, self.class_names,
                                          self.background_words, **(prompts or {}))
@@ -211,7 +251,11 @@ class FMAPromptModel(CLIPCAMModel):
             loss = self.loss_module(features, text[:num_fg], labels, scale)
         else:
             seeds = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(images.device)
-            labels = torch.stack([crop_labels(seed, num_fg) for seed in seeds])
+            if self.crop_labels:
+                labels = torch.stack([crop_labels(seed, num_fg) for seed in seeds])
+            else:
+                labels = torch.stack([torch.as_tensor(np.asarray(s.metainfo['img_labels']))
+                                      for s in data_samples]).to(images.device)
             out = self.encoder(images)
             cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
                                    raw=True, create_graph=True)

@@ -1,5 +1,5 @@
 """CAM -> seed by argmax against a background score, optionally through a dense CRF."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -23,21 +23,29 @@ class ArgmaxSeeder:
 
 @SEEDERS.register_module()
 class CRFSeeder:
-    """Dense CRF over [(1 - max M)^bg_power, M...] with the image itself, then CLIP-ES's
-    confidence-guided loss: pixels whose posterior is below ``confidence_threshold`` become 255.
+    """Dense CRF over [(1 - max M)^bg_power, M...], then CLIP-ES's confidence-guided loss: pixels
+    whose posterior is below ``confidence_threshold`` become 255.
 
+    ``released``: compute what CLIP-ES's released CRF script computes: its CAMs are read from
+    the fp16 files the CAM script stores, and pydensecrf sees the BGR image minus the mean, wrapped
+    to uint8 (:func:`wsss.models.crf.crf_image`). None (the default) follows the stage-one model's
+    ``released`` switch; False is the clean path (fp32 CAMs, the image itself).
     ``crf``: keyword arguments of :func:`wsss.models.crf.dense_crf` (iterations, kernels).
     """
 
     def __init__(self, bg_power: float = 1.0, confidence_threshold: float = 0.95,
-                 **crf) -> None:
+                 released: Optional[bool] = None, **crf) -> None:
         from ..crf import crf_seed  # the crf extra is needed only by configs that use it
         self._crf_seed = crf_seed
         self.bg_power, self.confidence_threshold, self.crf = bg_power, confidence_threshold, crf
+        self.released = released
 
     def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
                  metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
         image = mmcv.imread(metainfo['img_path'], channel_order='rgb')
+        if self.released:
+            cams = cams.half()
         cams = cams.float().cpu().numpy()
         return self._crf_seed(image, cams, class_ids, bg_power=self.bg_power,
-                              confidence_threshold=self.confidence_threshold, **self.crf)
+                              confidence_threshold=self.confidence_threshold,
+                              released=bool(self.released), **self.crf)

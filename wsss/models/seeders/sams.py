@@ -61,7 +61,12 @@ def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
 
 @SEEDERS.register_module()
 class SAMSSeeder:
-    """SAMS with the SAM masks of ``mask_dir`` (``<img_name>.json``, tools/sam_masks.py)."""
+    """SAMS with the SAM masks of ``mask_dir`` (``<img_name>.json``, tools/sam_masks.py).
+
+    Takes raw CAMs too (``raw_cam`` models): it clamps them at 0 and normalises each class's mask
+    scores across the image's masks, as FMA-WSSS's released seeding does."""
+
+    takes_raw_cams = True
 
     def __init__(self, mask_dir: str, bg_power: float = 0.6) -> None:
         self.mask_dir, self.bg_power = mask_dir, bg_power
