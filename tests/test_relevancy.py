@@ -27,7 +27,7 @@ from wsss.models.clip.attention import CLIPAttentionEncoder
 from wsss.models.prompts import VILD_TEMPLATES
 from wsss.models.relevancy import (clip_relevancy, relevancy_clicks, relevancy_rollout,
                                    relevancy_seed, tta_relevancy)
-from wsss.registry import MODELS, SEEDERS
+from wsss.registry import DATASETS, MODELS, SEEDERS
 
 TINY = 'configs/relevancy/relevancy_vit-tiny_minivoc.py'
 
@@ -336,3 +336,31 @@ def test_killed_seed_run_resumes_to_contract_seeds_identical_to_one_pass(mini_vo
     reference = str(tmp_path / 'one_pass')
     one_pass_seeds(mini_voc, reference)
     assert seed_bytes(seed_dir) == seed_bytes(reference)
+
+
+def test_coco_config_seeds_pass_the_seed_contract(coco_root, tmp_path, monkeypatch, capsys):
+    """The COCO config with the tiny CLIP and SAM of the instant-test config swapped in."""
+    tiny = Config.fromfile(osp.join(ROOT, TINY)).model
+    model = init_stage_one(
+        osp.join(ROOT, 'configs/relevancy/relevancy_vit-b16_sam-vit-h_coco14-train.py'),
+        cfg_options={'model.clip': tiny.clip, 'model.scales': tiny.scales,
+                     'model.seeder.sam': tiny.seeder.sam,
+                     'test_dataloader.dataset.data_root': coco_root})
+    classes = model.dataset_meta['classes']
+    assert len(classes) == 81 and model.num_classes == 81
+    seed_dir = str(tmp_path / 'seeds')
+    dataset = DATASETS.build(dict(model.cfg.test_dataloader.dataset, pipeline=[]))
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        labelled = [c + 1 for c in np.flatnonzero(info['img_labels'])]
+        with torch.no_grad():
+            result = seed_image(model, info['img_path'], [classes[c] for c in labelled])
+        assert result.class_ids == labelled and set(np.unique(result.seed)) <= {0, *labelled}
+        write_confidence(confidence_path(seed_dir, info['img_name']), result.confidence)
+        write_label_map(seed_path(seed_dir, info['img_name']), result.seed)
+    monkeypatch.setattr(sys, 'argv', ['check_seeds.py', seed_dir, '--dataset', 'coco14',
+                                      '--data-root', coco_root, '--split', 'train'])
+    with pytest.raises(SystemExit) as exit_code:
+        runpy.run_path(osp.join(ROOT, 'tools/check_seeds.py'), run_name='__main__')
+    n = len(dataset)  # the images with labels
+    assert exit_code.value.code == 0 and f'{n} images, {n} good seeds' in capsys.readouterr().out
