@@ -246,7 +246,7 @@ class CLIPRelevancyModel(CLIPCAMModel):
         class_text = text[labels.bool().nonzero()[:, 0]]
         maps = tta_relevancy(image, lambda views: self.view_relevancy(views, class_text),
                              self.scales, self.flips)
-        return normalize_cam(maps) if len(maps) else maps
+        return normalize_cam(maps)
 
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
