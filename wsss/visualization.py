@@ -1,5 +1,5 @@
 """Pictures for a person to look at: CAM heatmaps and seed overlays."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -16,13 +16,21 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 
 
 def cam_heatmaps(image: np.ndarray, cams: np.ndarray, names: Sequence[str],
-                 alpha: float = 0.5) -> np.ndarray:
+                 alpha: float = 0.5, points: Optional[np.ndarray] = None) -> np.ndarray:
     """The image (H, W, 3, BGR) then one JET heatmap blend per CAM (K, H, W) in [0, 1], side by
-    side, each captioned with its class name."""
+    side, each captioned with its class name; ``points`` (K, n, 2) (x, y), e.g. the clicks given
+    to SAM, are drawn on their map as white rings numbered from 1."""
     panels = [_label(image, 'image')]
-    for cam, name in zip(cams, names):
+    for k, (cam, name) in enumerate(zip(cams, names)):
         heat = cv2.applyColorMap(np.uint8(np.clip(cam, 0, 1) * 255), cv2.COLORMAP_JET)
-        panels.append(_label(cv2.addWeighted(image, 1 - alpha, heat, alpha, 0), name))
+        panel = _label(cv2.addWeighted(image, 1 - alpha, heat, alpha, 0), name)
+        for i, (x, y) in enumerate(points[k] if points is not None else ()):
+            centre = (int(round(x)), int(round(y)))
+            cv2.circle(panel, centre, 4, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.circle(panel, centre, 4, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(panel, str(i + 1), (centre[0] + 5, centre[1] - 5),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
     return np.concatenate(panels, axis=1)
 
 

@@ -17,7 +17,7 @@ from .seed_eval import save_cams
 class SeedWriter(BaseMetric):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
-    ``show_dir``, pictures of the CAMs and the seed.
+    ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
@@ -57,7 +57,8 @@ class SeedWriter(BaseMetric):
         base = osp.join(self.show_dir, sample['img_name'])
         os.makedirs(osp.dirname(base), exist_ok=True)
         cv2.imwrite(base + '_cams.png', cam_heatmaps(
-            image, cams, [classes[c] for c in sample['cam_class_ids']]))
+            image, cams, [classes[c] for c in sample['cam_class_ids']],
+            points=sample.get('clicks')))
         cv2.imwrite(base + '_seed.png', seed_overlay(image, seed, classes))
 
     def compute_metrics(self, results: List[str]) -> dict:

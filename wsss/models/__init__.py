@@ -2,7 +2,8 @@
 FMA-WSSS; and the stage-two decode head mmseg lacks (DeepLab-v2's ASPP)."""
 from . import losses  # noqa: F401  (registers the losses)
 from .decode_heads import ASPPV2Head
+from .relevancy import CLIPRelevancyModel
 from .sam.model import SAMMaskModel
 from .stage_one import CLIPCAMModel, FMAPromptModel
 
-__all__ = ['ASPPV2Head', 'CLIPCAMModel', 'FMAPromptModel', 'SAMMaskModel']
+__all__ = ['ASPPV2Head', 'CLIPCAMModel', 'CLIPRelevancyModel', 'FMAPromptModel', 'SAMMaskModel']

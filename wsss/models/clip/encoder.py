@@ -107,18 +107,20 @@ def _create(name: str, model_cfg: Optional[dict]) -> nn.Module:
 
 
 def interpolate_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
-                          dst_grid: Tuple[int, int], fp16: bool = False) -> torch.Tensor:
+                          dst_grid: Tuple[int, int], fp16: bool = False,
+                          mode: str = 'bilinear') -> torch.Tensor:
     """Resize a ViT positional embedding (1 + gh*gw, C) to a new patch grid.
 
-    The patch part is reshaped to its grid and resized bilinearly (align_corners=False); the class
-    position is kept. ``fp16`` rounds the result to half precision and back, as the CLIP-ES
-    reference code does (for parity tests only).
+    The patch part is reshaped to its grid and resized with ``mode`` ('bilinear' as CLIP-ES,
+    'bicubic'; align_corners=False, no antialiasing); the class position is kept. ``fp16`` rounds
+    the result to half precision and back, as the CLIP-ES reference code does (for parity tests
+    only).
     """
     if tuple(src_grid) != tuple(dst_grid):
         cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
         width = pos_embed.shape[1]
         patch_pos = patch_pos.reshape(1, *src_grid, width).permute(0, 3, 1, 2)
-        patch_pos = F.interpolate(patch_pos.float(), size=tuple(dst_grid), mode='bilinear',
+        patch_pos = F.interpolate(patch_pos.float(), size=tuple(dst_grid), mode=mode,
                                   align_corners=False).to(pos_embed.dtype)
         pos_embed = torch.cat([cls_pos, patch_pos.flatten(2)[0].t()], dim=0)
     if fp16:
