@@ -379,3 +379,15 @@ def test_prompt_training_crops_need_no_padding():
                             seg_fields=['gt_seg_map']))
         assert out['img'].shape == (224, 224, 3)
         assert 255 not in out['gt_seg_map']
+
+
+def test_released_crf_unary_is_computed_in_float16(monkeypatch):
+    """The released script hands pydensecrf's unary_from_softmax float16 probabilities."""
+    seen = []
+    dcrf, _ = fake_pydensecrf({})
+    monkeypatch.setattr(crf_module, '_pydensecrf', lambda: (dcrf, lambda p, clip: seen.append(
+        p.dtype) or -np.log(np.clip(p, clip, 1)).reshape(len(p), -1).astype(np.float32)))
+    rgb = np.zeros((1, 2, 3), np.uint8)
+    crf_module.dense_crf(rgb, np.full((2, 1, 2), 0.5), released=True)
+    crf_module.dense_crf(rgb, np.full((2, 1, 2), 0.5))
+    assert seen == [np.float16, np.float32]

@@ -54,7 +54,8 @@ def dense_crf(image: np.ndarray, probs: np.ndarray, iters: int = 10, gauss_sxy: 
     Unary: -log of ``probs`` (L, H, W) clipped to [:data:`PROB_EPS`, 1]; the rows need not sum
     to one (a per-pixel factor in (0, 1] does not change the posterior). Pairwise: a Gaussian
     kernel and a bilateral kernel on :func:`crf_image` of ``image`` (H, W, 3) uint8 RGB and
-    ``released``. Defaults are CLIP-ES's.
+    ``released``. Defaults are CLIP-ES's. ``released`` also computes the unary in float16, as
+    NumPy does on the float16 CAM files the released CRF script reads.
     """
     dcrf, unary_from_softmax = _pydensecrf()
     probs = np.asarray(probs, dtype=np.float32)
@@ -65,7 +66,8 @@ def dense_crf(image: np.ndarray, probs: np.ndarray, iters: int = 10, gauss_sxy: 
     if kernel_image.shape[:2] != (height, width):
         raise ValueError(f'image is {kernel_image.shape[:2]} but probs are {(height, width)}')
     crf = dcrf.DenseCRF2D(width, height, num_labels)
-    crf.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs, clip=PROB_EPS)))
+    unary = unary_from_softmax(probs.astype(np.float16) if released else probs, clip=PROB_EPS)
+    crf.setUnaryEnergy(np.ascontiguousarray(unary))
     crf.addPairwiseGaussian(sxy=gauss_sxy, compat=gauss_compat)
     crf.addPairwiseBilateral(sxy=bilateral_sxy, srgb=bilateral_srgb, rgbim=kernel_image,
                              compat=bilateral_compat)

@@ -27,8 +27,8 @@ class CRFSeeder:
     whose posterior is below ``confidence_threshold`` become 255.
 
     ``released``: compute what CLIP-ES's released CRF script computes: its CAMs are read from
-    the fp16 files the CAM script stores, and pydensecrf sees the BGR image minus the mean, wrapped
-    to uint8 (:func:`wsss.models.crf.crf_image`). None (the default) follows the stage-one model's
+    the fp16 files the CAM script stores (and its unary computed in fp16), and pydensecrf sees the
+    BGR image minus the mean, wrapped to uint8 (:func:`wsss.models.crf.crf_image`). None (the default) follows the stage-one model's
     ``released`` switch; False is the clean path (fp32 CAMs, the image itself).
     ``crf``: keyword arguments of :func:`wsss.models.crf.dense_crf` (iterations, kernels).
     """
