@@ -3,7 +3,7 @@
 The PASCAL VOC evaluation server takes a tar of
 ``results/VOC2012/Segmentation/comp6_test_cls/<image id>.png``: one palette PNG (VOC palette,
 class ids 0..20) per test image, at the image's size; ``comp6`` is the competition for methods
-trained with data beyond VOC (ImageNet backbones, CLIP, SAM), ``comp5`` for VOC data only. COCO
+trained with data beyond VOC, as every method here is (ImageNet backbones, CLIP, SAM). COCO
 has no semantic-segmentation server in this setting; its predictions are written as PNGs of the
 same kind, ``<img_name>.png``.
 """
@@ -18,12 +18,11 @@ from ..datasets.seeds import write_label_map
 from ..registry import METRICS
 
 LAYOUTS = ('voc12_server', 'flat')
-COMPETITIONS = ('comp5', 'comp6')
 
 
-def voc_server_dir(out_dir: str, competition: str = 'comp6') -> str:
+def voc_server_dir(out_dir: str) -> str:
     """The folder the VOC server reads the PNGs from, under ``out_dir``."""
-    return osp.join(out_dir, 'results', 'VOC2012', 'Segmentation', f'{competition}_test_cls')
+    return osp.join(out_dir, 'results', 'VOC2012', 'Segmentation', 'comp6_test_cls')
 
 
 @METRICS.register_module()
@@ -33,10 +32,9 @@ class PredictionWriter(BaseMetric):
 
     Args:
         out_dir: where the files go.
-        layout: ``'voc12_server'``: under ``results/VOC2012/Segmentation/<competition>_test_cls/``,
+        layout: ``'voc12_server'``: under ``results/VOC2012/Segmentation/comp6_test_cls/``,
             then ``<out_dir>/results.tgz`` of the ``results`` folder, the file to upload;
             ``'flat'``: directly under ``out_dir``.
-        competition: ``'comp6'`` (any training data) or ``'comp5'`` (VOC only).
 
     Each rank writes the images it was given (atomically); rank 0 packs the tar once every rank
     has finished.
@@ -44,16 +42,13 @@ class PredictionWriter(BaseMetric):
 
     default_prefix = 'format_only'
 
-    def __init__(self, out_dir: str, layout: str = 'flat', competition: str = 'comp6',
-                 collect_device: str = 'cpu', prefix=None) -> None:
+    def __init__(self, out_dir: str, layout: str = 'flat', collect_device: str = 'cpu',
+                 prefix=None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if layout not in LAYOUTS:
             raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
-        if competition not in COMPETITIONS:
-            raise ValueError(f'competition must be one of {COMPETITIONS}, got {competition!r}')
-        self.out_dir, self.layout, self.competition = out_dir, layout, competition
-        self.png_dir = (voc_server_dir(out_dir, competition) if layout == 'voc12_server'
-                        else out_dir)
+        self.out_dir, self.layout = out_dir, layout
+        self.png_dir = voc_server_dir(out_dir) if layout == 'voc12_server' else out_dir
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
