@@ -4,7 +4,6 @@ import importlib.util
 import os.path as osp
 
 import numpy as np
-import pytest
 from conftest import ROOT
 from mmengine.config import Config
 from mmengine.hooks import Hook
