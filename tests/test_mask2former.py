@@ -32,7 +32,7 @@ def tiny_cfg(root: str, work_dir: str, iters: int) -> Config:
     cfg.train_dataloader.dataset.seed_dir = osp.join(root, 'SegmentationClass')
     for loader in (cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = root
-    cfg.train_cfg.update(max_iters=iters, val_interval=iters)
+    cfg.train_cfg.update(max_iters=iters, val_interval=4)  # validated once, after resuming
     cfg.param_scheduler[0].end = 4
     cfg.default_hooks.checkpoint.interval = 2
     cfg.work_dir = work_dir
@@ -62,10 +62,10 @@ def test_tiny_mask2former_trains_saves_resumes_and_is_scored(tmp_path):
 
     cfg = tiny_cfg(root, str(tmp_path / 'test'), iters=4)
     cfg.load_from = osp.join(work_dir, 'iter_4.pth')
+    use_tta(cfg)  # multi-scale + flip: mmseg's SegTTAModel over the Mask2Former
     assert 0 <= Runner.from_cfg(cfg).test()['mIoU'] <= 100
     if importlib.util.find_spec('pydensecrf') is None:
         return
-    use_tta(cfg)
     use_crf(cfg, multi_view=True)
     assert cfg.model.probs == 'normalize'  # Mask2Former's scores are not logits
     assert 0 <= Runner.from_cfg(cfg).test()['mIoU'] <= 100
