@@ -4,6 +4,7 @@ import importlib.util
 import os.path as osp
 
 import numpy as np
+import torch
 from conftest import ROOT
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -16,10 +17,14 @@ TINY_M2F = 'configs/mask2former/mask2former_swin-tiny_1xb2-20_minivoc-64x64.py'
 
 
 class Iterations(Hook):
-    """The iterations a training run goes through."""
+    """The weights a training run starts from and the iterations it goes through."""
 
     def __init__(self) -> None:
         self.seen = []
+        self.start = {}
+
+    def before_train(self, runner) -> None:
+        self.start = {k: v.clone() for k, v in runner.model.state_dict().items()}
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self.seen.append(runner.iter)
@@ -56,7 +61,10 @@ def test_tiny_mask2former_trains_saves_resumes_and_is_scored(tmp_path):
     iterations = Iterations()
     second.register_hook(iterations)
     second.train()
-    assert iterations.seen == [2, 3]  # it went on from the saved iteration
+    assert iterations.seen == [2, 3]  # it went on from the saved iteration and weights
+    saved = torch.load(osp.join(work_dir, 'iter_2.pth'), weights_only=False)['state_dict']
+    assert saved.keys() == iterations.start.keys()
+    assert all(torch.equal(saved[k], iterations.start[k]) for k in saved)
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
     assert 0 <= second.message_hub.get_scalar('val/mIoU').current() <= 100
 
