@@ -225,9 +225,24 @@ def test_tta_and_crf_combine(tiny, tmp_path):
                                  bilateral_srgb=3, bilateral_compat=4)
     metrics, samples = run_test(cfg, tiny, str(tmp_path))
     assert 0 <= metrics['mIoU'] <= 100 and len(samples) == 2
+    cfg = load(TINY)
+    use_tta(cfg)
+    use_crf(cfg, multi_view=True)
+    cfg.model.crf.iters = 0  # no mean-field step: the posterior is the mean of the views
+    _, unrefined = run_test(cfg, tiny, str(tmp_path / 'iters0'))
     for name, sample in samples.items():
         image = mmcv.imread(osp.join(tiny['root'], 'JPEGImages', name))
-        assert tuple(sample.pred_sem_seg.data.shape[-2:]) == image.shape[:2]
+        pred = sample.pred_sem_seg.data.squeeze().numpy()
+        assert pred.shape == image.shape[:2]
+        # the views are averaged as SegTTAModel averages them ...
+        probs = hand_tta(tiny['model'], osp.join(tiny['root'], 'JPEGImages', name),
+                         cfg.img_ratios)
+        top2 = np.sort(probs, axis=0)[-2:]
+        clear = top2[1] - top2[0] > 1e-4
+        mean_pred = unrefined[name].pred_sem_seg.data.squeeze().numpy()
+        np.testing.assert_array_equal(mean_pred[clear], probs.argmax(0)[clear])
+        # ... and the CRF changes that prediction
+        assert (pred != mean_pred).any()
 
 
 def test_modes_name_the_missing_setting(tmp_path):
