@@ -208,15 +208,25 @@ def test_many_gpus_run_each_step_through_torchrun(tmp_path):
     (tmp_path / 'last_checkpoint').write_text('x')
     assert '--resume' in tool_command('train', 'c.py', str(tmp_path), 'o', 1, None)
     test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, 'vis', checkpoint='w.pth')
-    assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json']
+    assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json'] and '--tta' not in test
+    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, None, 'w.pth', ['tta', 'crf'])
+    assert test[2:8] == ['c.py', 'w.pth', '--metrics', 'm.json', '--tta', '--crf']
+
+
+def test_test_modes_belong_to_test_steps():
+    check_steps({'t': dict(tool='test', config='x.py', tta=True, crf=True)})
+    with pytest.raises(PipelineError, match="step s: \\['tta'\\] are options of test steps"):
+        check_steps({'s': dict(tool='seeds', config='x.py', tta=True)})
 
 
 def test_summary_table():
     table = format_summary([
         dict(step='seeds', tool='seeds', status='ran', seconds=12.34, miou=None),
         dict(step='seed_eval', tool='eval_seeds', status='skipped', seconds=0.5, miou=70.123),
-        dict(step='test', tool='test', status='ran', seconds=3, miou=71.1)])
+        dict(step='test', tool='test', status='ran', seconds=3, miou=71.1),
+        dict(step='test_ms', tool='test', status='ran', seconds=9, miou=72.346)])
     lines = table.splitlines()
     assert lines[0].split() == ['step', '|', 'tool', '|', 'status', '|', 'time', '|', 'mIoU']
     assert lines[3].split('|')[4].strip() == '70.12'
-    assert lines[-2:] == ['seed mIoU (seed_eval): 70.12', 'val mIoU (test): 71.10']
+    assert lines[-3:] == ['seed mIoU (seed_eval): 70.12', 'val mIoU (test): 71.10',
+                          'val mIoU (test_ms): 72.35']

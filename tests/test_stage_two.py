@@ -21,9 +21,18 @@ from wsss.datasets.class_names import COCO14_CLASSES, VOC12_CLASSES
 from wsss.datasets.seeds import IGNORE_INDEX, read_label_map, write_label_map
 from wsss.datasets.synthetic import SYNTHETIC_CLASSES, make_sample, make_synthetic_voc
 from wsss.registry import MODELS
+from wsss.utils import resolve_pretrained
 
-CONFIGS = sorted(p for d in ('deeplabv2', 'deeplabv3plus', 'segformer')
-                 for p in glob.glob(osp.join(ROOT, 'configs', d, '*.py')))
+# Mask2Former Swin-L (200M parameters, ten matched losses) takes a minute a training iteration
+# on a CPU: its configs are checked and run in inference below, its training code runs in the
+# tiny Mask2Former config here and in test_mask2former.py.
+SWIN_L = {'VOC12Dataset': 'configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_'
+                          'voc12-train-aug-seeds-512x512.py',
+          'COCO14Dataset': 'configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-100k_'
+                           'coco14-train-seeds-512x512.py'}
+CONFIGS = sorted(p for d in ('deeplabv2', 'deeplabv3plus', 'segformer', 'mask2former')
+                 for p in glob.glob(osp.join(ROOT, 'configs', d, '*.py'))
+                 if osp.relpath(p, ROOT) not in SWIN_L.values())
 TINY_DLV3 = 'configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-20_minivoc-64x64.py'
 
 
@@ -134,6 +143,8 @@ def on_tiny_data(path: str, data: dict, work_dir: str, iters: int = 2) -> Config
         for transform in loader.dataset.pipeline:
             if transform.type in ('RandomResize', 'Resize'):
                 transform.scale = (128, 96)
+            elif transform.type == 'RandomChoiceResize':  # Mask2Former's shortest-edge jitter
+                transform.scales = [64, 96]
             elif transform.type == 'RandomCrop':
                 transform.crop_size = (64, 64)
     train.batch_size = 2  # BN needs more than one value per channel after global pooling
@@ -151,6 +162,36 @@ def test_config_trains_on_seeds_and_is_scored_on_gt(path, tiny_data, tmp_path):
     assert runner.iter == 2
     assert np.isfinite(runner.message_hub.get_scalar('train/loss').current())
     assert 0 <= runner.message_hub.get_scalar('val/mIoU').current() <= 100
+
+
+def test_mask2former_swin_l_configs_follow_fma_wsss_and_predict_on_tiny_data(
+        tiny_data, tmp_path, weights_dir):
+    for dataset, path in SWIN_L.items():
+        num_classes, iters = (21, 80000) if dataset == 'VOC12Dataset' else (81, 100000)
+        cfg = Config.fromfile(osp.join(ROOT, path))
+        backbone, head = cfg.model.backbone, cfg.model.decode_head
+        assert (backbone.type, backbone.embed_dims, backbone.depths, backbone.num_heads,
+                backbone.window_size, backbone.pretrain_img_size) == (
+            'SwinTransformer', 192, [2, 2, 18, 2], [6, 12, 24, 48], 12, 384)
+        assert (head.type, head.num_queries, head.num_classes) == (
+            'Mask2FormerHead', 100, num_classes)
+        assert head.loss_cls.class_weight == [1.0] * num_classes + [0.1]
+        assert cfg.train_dataloader.batch_size == 2 and cfg.train_dataloader.dataset.dataset.type \
+            == cfg.test_dataloader.dataset.type == dataset
+        assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].end == iters
+        assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.crf_model.probs == 'normalize'
+        crops = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomCrop']
+        assert crops[0].crop_size == (512, 512) and cfg.model.data_preprocessor.size == (512, 512)
+        # the ImageNet-22k Swin-L is found like every other pretrained file
+        local = osp.join(weights_dir, 'swin_large_patch4_window12_384_22k_20220412-6580f57d.pth')
+        open(local, 'wb').close()
+        assert resolve_pretrained(cfg) == [local] and backbone.init_cfg.checkpoint == local
+    # the VOC model, built as configured (random weights), predicts the tiny val split; the COCO
+    # one differs only in its class count
+    cfg = on_tiny_data(SWIN_L['VOC12Dataset'], tiny_data, str(tmp_path))
+    assert 0 <= Runner.from_cfg(cfg).val()['mIoU'] <= 100
+    head = MODELS.build(Config.fromfile(osp.join(ROOT, SWIN_L['COCO14Dataset'])).model.decode_head)
+    assert head.cls_embed.out_features == 82  # 81 classes and "no object"
 
 
 def background_only_miou(gt_paths) -> float:

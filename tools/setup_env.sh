@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or completes) the virtual environment: torch + torchvision from one index, mmcv 2.1 with its
-# compiled ops (built from source once; pip's wheel cache makes later builds instant), then wsss editable.
+# compiled ops (built from source once; pip's wheel cache makes later builds instant), then wsss editable
+# with the dependencies of pyproject.toml (mmsegmentation, mmdet for Mask2Former, open_clip, ...).
 # Every step is skipped when what it installs already imports, so a second run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."

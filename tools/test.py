@@ -1,8 +1,15 @@
-"""Evaluate a checkpoint with the config's test loop (mIoU on the test split's GT).
+"""Evaluate a checkpoint with the config's test loop (mIoU on the test split's GT), or write
+the test split's predictions as benchmark submission files.
 
-    python tools/test.py CONFIG CHECKPOINT [--show-dir DIR] [--out DIR] [--metrics FILE]
-                         [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--show-dir DIR] [--out DIR]
+                         [--metrics FILE] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT --format-only --out DIR [--tta] [--crf]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [...]
+
+--tta: multi-scale (0.5-1.75) + flip, the config's tta_pipeline and mmseg's SegTTAModel.
+--crf: dense CRF on the predicted probabilities (the config's crf_model), after --tta if given.
+--format-only: no GT, no metric; VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png and
+results.tgz (for the evaluation server) under --out; other datasets: <image>.png under --out.
 """
 import argparse
 import json
@@ -13,6 +20,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from wsss.apis import add_common_args, load_config
+from wsss.apis.test_modes import use_crf, use_format_only, use_tta
 from wsss.utils import register_all_modules
 
 
@@ -21,10 +29,19 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--tta', action='store_true', help='multi-scale + flip testing')
+    parser.add_argument('--crf', action='store_true',
+                        help='dense CRF on the predicted probabilities')
+    parser.add_argument('--format-only', action='store_true',
+                        help='write submission files into --out; no GT needed, no metric')
     parser.add_argument('--show-dir', help='write prediction overlays here (under the work dir)')
-    parser.add_argument('--out', help='write predictions as label PNGs into this folder')
+    parser.add_argument('--out', help='write predictions as label PNGs into this folder (with '
+                                      '--format-only: the submission files)')
     parser.add_argument('--metrics', help='also write the metrics (mIoU, ...) to this JSON file')
-    return add_common_args(parser).parse_args()
+    args = add_common_args(parser).parse_args()
+    if args.format_only and not args.out:
+        parser.error('--format-only needs --out DIR')
+    return args
 
 
 def main() -> None:
@@ -32,13 +49,19 @@ def main() -> None:
     register_all_modules()
     cfg = load_config(args.config, args)
     cfg.load_from = args.checkpoint
+    if args.tta:
+        use_tta(cfg)
+    if args.crf:
+        use_crf(cfg, multi_view=args.tta)
     if args.show_dir:
         hooks = cfg.setdefault('default_hooks', {})
         if 'visualization' not in hooks:
             raise ValueError(f'config {args.config} has no default_hooks.visualization for --show-dir')
         hooks.visualization.update(draw=True, interval=1)
         cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
-    if args.out:
+    if args.format_only:
+        use_format_only(cfg, args.out)
+    elif args.out:
         cfg.test_evaluator['output_dir'] = args.out
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     metrics = runner.test()

@@ -12,6 +12,8 @@ A pipeline config (``configs/pipelines/``) names its steps in order::
                        inputs={'train_dataloader.dataset.seed_dir': 'coarse_seeds'},
                        cfg_options=dict(train_cfg=dict(max_iters=20000))),
         stage_two_test=dict(tool='test', config='...', inputs={'load_from': 'stage_two'}),
+        stage_two_test_ms=dict(tool='test', config='...', inputs={'load_from': 'stage_two'},
+                               tta=True),
     )
 
 ``inputs`` wires a config key to the output of an earlier step (a mask folder, a checkpoint, a
@@ -20,7 +22,9 @@ eval_seeds step with ``powers=[...]`` then searches the background power on them
 (SAMS seeds over the masks of the step named by ``sam_masks``, else argmax seeds) and reports the
 best power's mIoU. Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
 it was given, with ``cfg_options`` and ``inputs`` merged in and written to
-``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A step that finished
+``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A test step may ask
+for ``tools/test.py``'s testing modes: ``tta=True`` (multi-scale + flip), ``crf=True`` (dense
+CRF on the predictions), each a separate step with its own mIoU. A step that finished
 leaves ``done.json`` there (output, time, numbers) and is skipped on the next run; a step that
 was killed resumes: training from its last checkpoint, seeds and SAM masks from the first
 unfinished image.
@@ -36,7 +40,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -49,6 +53,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL_SCRIPTS = dict(sam_masks='sam_masks.py', train='train.py', seeds='generate_seeds.py',
                     test='test.py')
 DONE = 'done.json'
+TEST_MODES = ('tta', 'crf')  # options of test steps, passed to tools/test.py as --tta, --crf
 
 
 class PipelineError(RuntimeError):
@@ -115,6 +120,10 @@ def check_steps(steps: Dict[str, dict]) -> None:
                                     f'{step.get("seeds")!r}: give that step save_cams=True')
         elif 'config' not in step:
             raise PipelineError(f'step {name} ({step["tool"]}) needs a config')
+        modes = [m for m in TEST_MODES if step.get(m)]
+        if modes and step['tool'] != 'test':
+            raise PipelineError(f'step {name}: {modes} are options of test steps, not of '
+                                f'{step["tool"]}')
         for source in sources:
             if source not in seen:
                 raise PipelineError(f'step {name} takes the output of {source!r}, which is not '
@@ -146,7 +155,7 @@ def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
 
 def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
                  show_dir: Optional[str], checkpoint: Optional[str] = None,
-                 save_cams: bool = False) -> List[str]:
+                 save_cams: bool = False, test_modes: Sequence[str] = ()) -> List[str]:
     script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
     if tool == 'sam_masks':
         args = [config, '--mask-dir', output]
@@ -159,7 +168,7 @@ def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
         if osp.isfile(osp.join(step_dir, 'last_checkpoint')):
             args.append('--resume')
     else:
-        args = [config, checkpoint, '--metrics', output]
+        args = [config, checkpoint, '--metrics', output, *(f'--{m}' for m in test_modes)]
     if show_dir and tool in ('seeds', 'test'):  # test.py puts it under its work dir itself
         args += ['--show-dir', osp.join(step_dir, show_dir) if tool == 'seeds' else show_dir]
     args += ['--work-dir', step_dir]
@@ -239,7 +248,8 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
             step_cfg.dump(config_file)
             command = tool_command(tool, config_file, step_dir, output, gpus,
                                    step.get('show_dir'), step_cfg.get('load_from'),
-                                   step.get('save_cams', False))
+                                   step.get('save_cams', False),
+                                   [m for m in TEST_MODES if step.get(m)])
             result = subprocess.run(command, env=env)
             if result.returncode != 0:
                 records.append(dict(step=name, tool=tool, status='failed',
@@ -264,7 +274,8 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
 
 
 def format_summary(records: List[dict]) -> str:
-    """The closing table: each step's status, time and mIoU, then seed and val mIoU."""
+    """The closing table: each step's status, time and mIoU, then the last seed mIoU and the
+    val mIoU of every test step (e.g. single-scale and multi-scale + flip)."""
     rows = [('step', 'tool', 'status', 'time', 'mIoU')]
     for r in records:
         miou = r.get('miou')
@@ -277,6 +288,6 @@ def format_summary(records: List[dict]) -> str:
     tests = [r for r in records if r['tool'] == 'test' and r.get('miou') is not None]
     if seeds:
         lines.append(f'seed mIoU ({seeds[-1]["step"]}): {seeds[-1]["miou"]:.2f}')
-    if tests:
-        lines.append(f'val mIoU ({tests[-1]["step"]}): {tests[-1]["miou"]:.2f}')
+    for test in tests:
+        lines.append(f'val mIoU ({test["step"]}): {test["miou"]:.2f}')
     return '\n'.join(lines)

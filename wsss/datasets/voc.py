@@ -22,7 +22,8 @@ class VOC12Dataset(WSSSDataset):
         split: name of the list in ImageSets/Segmentation (train, train_aug, val, ...).
         label_source: where image-level labels come from: ``'mask'`` (classes present in the split's
             GT masks; cached on disk) or ``'xml'`` (every object of the XML annotation, difficult ones
-            included, as in the usual WSSS label files).
+            included, as in the usual WSSS label files) or ``'none'`` (no labels: the test split,
+            whose masks and labels are not public, for submission files).
         seg_map_dir: GT mask folder; default SegmentationClassAug for train_aug, else SegmentationClass.
     """
 
@@ -30,8 +31,8 @@ class VOC12Dataset(WSSSDataset):
 
     def __init__(self, data_root: str, split: str = 'train', label_source: str = 'mask',
                  seg_map_dir: Optional[str] = None, img_dir: str = 'JPEGImages', **kwargs) -> None:
-        if label_source not in ('mask', 'xml'):
-            raise ValueError(f"label_source must be 'mask' or 'xml', got {label_source!r}")
+        if label_source not in ('mask', 'xml', 'none'):
+            raise ValueError(f"label_source must be 'mask', 'xml' or 'none', got {label_source!r}")
         self.split = split
         self.label_source = label_source
         if seg_map_dir is None:
@@ -51,6 +52,8 @@ class VOC12Dataset(WSSSDataset):
         seg_paths = [osp.join(seg_dir, n + self.seg_map_suffix) for n in names]
         if self.label_source == 'mask':
             labels = labels_from_masks(seg_paths, self.num_classes)
+        elif self.label_source == 'none':
+            labels = [[] for _ in names]
         else:
             labels = [self._labels_from_xml(n) for n in names]
         return [

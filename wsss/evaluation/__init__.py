@@ -1,11 +1,12 @@
 """Evaluation: writing seeds in the test loop, seed quality against the GT, CAM files and the
-background-power search."""
+background-power search; stage-two predictions as benchmark submission files."""
 from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, evaluate_seed_dir,
                         format_table, load_cams, save_cams, search_bg_power)
+from .prediction_writer import PredictionWriter
 from .sam_writer import SAMMaskWriter
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
-           'evaluate_dataset_seeds',
+__all__ = ['SeedWriter', 'SAMMaskWriter', 'PredictionWriter', 'SegStats', 'format_table',
+           'evaluate_seed_dir', 'evaluate_dataset_seeds',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams']

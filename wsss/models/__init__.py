@@ -1,9 +1,12 @@
 """Stage-one models: the CLIP adapter, CAMs, prompts, losses, seeders, SAM masks, CLIP-ES and
-FMA-WSSS; and the stage-two decode head mmseg lacks (DeepLab-v2's ASPP)."""
+FMA-WSSS; and for stage two the decode head mmseg lacks (DeepLab-v2's ASPP) and the model that
+refines test predictions with the dense CRF."""
 from . import losses  # noqa: F401  (registers the losses)
 from .decode_heads import ASPPV2Head
 from .relevancy import CLIPRelevancyModel
 from .sam.model import SAMMaskModel
 from .stage_one import CLIPCAMModel, FMAPromptModel
+from .test_time import DenseCRFTestModel
 
-__all__ = ['ASPPV2Head', 'CLIPCAMModel', 'CLIPRelevancyModel', 'FMAPromptModel', 'SAMMaskModel']
+__all__ = ['ASPPV2Head', 'CLIPCAMModel', 'CLIPRelevancyModel', 'DenseCRFTestModel',
+           'FMAPromptModel', 'SAMMaskModel']

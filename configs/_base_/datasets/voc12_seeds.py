@@ -1,5 +1,6 @@
 # Stage two on VOC 2012: train on seeds of train_aug (PseudoLabelDataset), evaluate on val GT;
-# mmseg's VOC-aug 512x512 pipelines.
+# mmseg's VOC-aug 512x512 pipelines; multi-scale + flip testing (tools/test.py --tta).
+_base_ = ['../test_time.py']
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)
 train_pipeline = [
@@ -16,6 +17,22 @@ test_pipeline = [
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
     dict(type='LoadLabelMap'),
     dict(type='PackWSSSInputs'),
+]
+# --tta: the single-scale test size times each ratio, unflipped and flipped; the views' softmax
+# probabilities are averaged at the original size. The ratios scale the single-scale test
+# input (ratio 1 without flip is the single-scale prediction), not the original image as in
+# mmseg's own VOC config.
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(2048, 512), keep_ratio=True)],
+        [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadLabelMap')],
+        [dict(type='PackWSSSInputs')],
+    ]),
 ]
 train_dataloader = dict(
     batch_size=4,
