@@ -209,7 +209,8 @@ def test_many_gpus_run_each_step_through_torchrun(tmp_path):
     assert '--resume' in tool_command('train', 'c.py', str(tmp_path), 'o', 1, None)
     test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, 'vis', checkpoint='w.pth')
     assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json'] and '--tta' not in test
-    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, None, 'w.pth', ['tta', 'crf'])
+    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, None, 'w.pth',
+                        test_modes=['tta', 'crf'])
     assert test[2:8] == ['c.py', 'w.pth', '--metrics', 'm.json', '--tta', '--crf']
 
 

@@ -155,7 +155,7 @@ def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
 
 def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
                  show_dir: Optional[str], checkpoint: Optional[str] = None,
-                 save_cams: bool = False, test_modes: Sequence[str] = ()) -> List[str]:
+                 *, save_cams: bool = False, test_modes: Sequence[str] = ()) -> List[str]:
     script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
     if tool == 'sam_masks':
         args = [config, '--mask-dir', output]
@@ -248,8 +248,8 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
             step_cfg.dump(config_file)
             command = tool_command(tool, config_file, step_dir, output, gpus,
                                    step.get('show_dir'), step_cfg.get('load_from'),
-                                   step.get('save_cams', False),
-                                   [m for m in TEST_MODES if step.get(m)])
+                                   save_cams=step.get('save_cams', False),
+                                   test_modes=[m for m in TEST_MODES if step.get(m)])
             result = subprocess.run(command, env=env)
             if result.returncode != 0:
                 records.append(dict(step=name, tool=tool, status='failed',
