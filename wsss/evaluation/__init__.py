@@ -2,10 +2,11 @@
 background-power search."""
 from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, evaluate_seed_dir,
                         format_table, load_cams, save_cams, search_bg_power)
+from .mask_store_writer import MaskStoreWriter
 from .sam_writer import SAMMaskWriter
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
+__all__ = ['SeedWriter', 'MaskStoreWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
            'evaluate_dataset_seeds',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams']

@@ -162,3 +162,14 @@ class PromptLearner(nn.Module):
         """(N, D) L2-normalised text features: the classes first, then the background."""
         features = encode_prompt_embeddings(self.clip_model, self.prompt_embeddings(), self.tokens)
         return F.normalize(features.float(), dim=-1)
+
+
+# The 14 prompt templates of ViLD (Gu et al., 2022), verbatim, some without a final period;
+# class embeddings average them (TextEncoder.encode_classes with several templates).
+VILD_TEMPLATES: Tuple[str, ...] = (
+    'a photo of a {}.', 'This is a photo of a {}', 'There is a {} in the scene',
+    'There is the {} in the scene', 'a photo of a {} in the scene', 'a photo of a small {}.',
+    'a photo of a medium {}.', 'a photo of a large {}.', 'This is a photo of a small {}.',
+    'This is a photo of a medium {}.', 'This is a photo of a large {}.',
+    'There is a small {} in the scene.', 'There is a medium {} in the scene.',
+    'There is a large {} in the scene.')

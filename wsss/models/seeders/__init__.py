@@ -5,6 +5,6 @@ image's size, the class ids (1..C) of its rows and the sample's metainfo (``img_
 image), and returns a uint8 seed (0 background, 1..C, 255 ignore) and a float32 confidence.
 """
 from .cam_seeders import ArgmaxSeeder, CRFSeeder
-from .sams import SAMSSeeder, sams_seed
+from .sams import SAMSSeeder, paint_masks, sams_seed
 
-__all__ = ['ArgmaxSeeder', 'CRFSeeder', 'SAMSSeeder', 'sams_seed']
+__all__ = ['ArgmaxSeeder', 'CRFSeeder', 'SAMSSeeder', 'paint_masks', 'sams_seed']

@@ -1,0 +1,6 @@
+# A TUSS stage runs as a seed step (tools/generate_seeds.py): images at their original size
+# (the model resizes), seeds and the per-mask store (<seeds>/../mask_store/<img_name>.npz).
+_base_ = './seed_runtime.py'
+tuss_pipeline = [dict(type='LoadImage'), dict(type='PackWSSSInputs')]
+test_dataloader = dict(batch_size=1, dataset=dict(pipeline=tuss_pipeline))
+test_evaluator = dict(type='MaskStoreWriter')
