@@ -4,3 +4,5 @@ _base_ = './seed_runtime.py'
 tuss_pipeline = [dict(type='LoadImage'), dict(type='PackWSSSInputs')]
 test_dataloader = dict(batch_size=1, dataset=dict(pipeline=tuss_pipeline))
 test_evaluator = dict(type='MaskStoreWriter')
+# GLCC steps read the masks and the store, not the image
+glcc_pipeline = [dict(type='PackWSSSInputs')]

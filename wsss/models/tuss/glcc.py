@@ -73,7 +73,7 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         self.num_classes = num_classes
         self.embeddings_from, self.scores_from = embeddings_from, scores_from
         self.lp = dict(k=k, gamma=gamma, alpha=alpha, use_faiss=use_faiss)
-        self.seeding = dict(LP_SEEDING, **(seeding or {}))
+        self.seeding = {**LP_SEEDING, **(seeding or {})}
         self.semi_balance, self.bg_fg_balance = semi_balance, bg_fg_balance
         self._rows: Optional[Dict[str, np.ndarray]] = None
 
@@ -166,8 +166,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
         self.lp_scores_from = lp_scores_from
         self.k_bar, self.k, self.gamma, self.use_faiss = k_bar, k, gamma, use_faiss
         self.w_lp, self.w_probe = w_lp, w_probe
-        self.lp_seeding = dict(ALL_CLASS_SEEDING, **(lp_seeding or {}))
-        self.comb_seeding = dict(ALL_CLASS_SEEDING, **(seeding or {}))
+        self.lp_seeding = {**ALL_CLASS_SEEDING, **(lp_seeding or {})}
+        self.comb_seeding = {**ALL_CLASS_SEEDING, **(seeding or {})}
         self._train = None
 
     def train_graph(self):

@@ -115,8 +115,8 @@ class TUSSLinearProbe(TUSSStageModel):
         self.head = nn.Linear(embed_dim, num_classes, bias=False)
         self.register_buffer('scale', torch.tensor(float(scale)))
         self.embeddings_from, self.scores_from = embeddings_from, scores_from
-        self.seeding = dict(softmax=1., norm=True, bypath_suppress=False,
-                            bg=dict(method='alpha_bg', alpha=1.), **(seeding or {}))
+        self.seeding = {**dict(softmax=1., norm=True, bypath_suppress=False,
+                               bg=dict(method='alpha_bg', alpha=1.)), **(seeding or {})}
 
     def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
         return self.scale * F.normalize(embeddings, dim=-1) @ F.normalize(

@@ -77,15 +77,15 @@ class TUSSZeroShotModel(TUSSStageModel):
         self.foreground, self.background = tuple(foreground), tuple(background or ())
         self.templates = tuple(templates)
         self.short_side = short_side
-        self.seeding = dict(softmax=1., norm=True, bypath_suppress=True,
-                            bg=dict(method='pow', p=0.3), **(seeding or {}))
+        self.seeding = {**dict(softmax=1., norm=True, bypath_suppress=True,
+                               bg=dict(method='pow', p=0.3)), **(seeding or {})}
         self.supervision = supervision
         self.labelled = self._read_labelled(labelled) if supervision == 'semi' else set()
         self.clip = build_clip(**clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers=0)
         coco = dataset == 'coco14'
-        dba_cfg = dict(norm_att=coco, residual_weights=(1., 2.) if coco else (1., 1.),
-                       **(dba or {}))
+        dba_cfg = {**dict(norm_att=coco, residual_weights=(1., 2.) if coco else (1., 1.)),
+                   **(dba or {})}
         self.features = DBAFeatureExtractor(self.encoder, **dba_cfg)
         self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
                                                            clip.get('model_cfg')))
