@@ -1,9 +1,12 @@
 """GLCC: soft labels, the cosine probe and its loss, label propagation, the combination
-(TUSS_RELEVANCY.md §5, T10-T15), semi supervision's balancing (§6)."""
+(TUSS_RELEVANCY.md §5, T10-T15), the probe schedule, semi supervision's balancing (§6)."""
+import os.path as osp
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import ROOT
 
 from wsss.models.tuss import (LabelPropagation, TUSSLinearProbe, area_weighted_loss, balance,
                               combine, inductive_propagation, knn_search, seed_on_logits,
@@ -133,3 +136,25 @@ def test_propagation_matrix_is_symmetric_positive_definite():
     np.testing.assert_allclose(A, A.T, atol=1e-12)
     assert np.linalg.eigvalsh(A).min() > 0
     assert sp.issparse(lp.A) and lp.W.diagonal().sum() == 0
+
+
+def test_t12_probe_lr_schedule():
+    from mmengine.config import Config
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/_base_/schedules/tuss_probe.py'))
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.02, momentum=0.9)
+    wrapper = OptimWrapper(optimizer)
+    schedulers = [PARAM_SCHEDULERS.build(dict(s, optimizer=wrapper)) for s in cfg.param_scheduler]
+    lrs = {}
+    for it in range(60000):
+        lrs[it] = optimizer.param_groups[0]['lr']
+        for s in schedulers:
+            s.step()
+    lrs[60000] = optimizer.param_groups[0]['lr']
+    assert lrs[0] == pytest.approx(1e-5)
+    assert lrs[6000] == pytest.approx(0.02)
+    assert lrs[33000] == pytest.approx(0.01)
+    assert lrs[59999] < 1e-7 and lrs[60000] == pytest.approx(0, abs=1e-9)
+    assert cfg.train_dataloader.batch_size == 512 and cfg.train_dataloader.drop_last
