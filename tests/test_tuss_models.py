@@ -72,8 +72,6 @@ def run_stage(model, dataset, seed_dir):
     return seed_dir
 
 
-
-
 def test_zero_shot_weak_writes_seeds_and_store(tree, tmp_path):
     dataset, mask_dir = tree
     seeds = run_stage(zero_shot_model(mask_dir), dataset, str(tmp_path / 'zs/seeds'))
@@ -191,4 +189,3 @@ def test_mask_store_errors_name_the_file(tmp_path):
     (tmp_path / 'y.npz').write_bytes(b'not a zip')
     with pytest.raises(ValueError, match='y.npz'):
         load_split(str(tmp_path), ['scores'])
-

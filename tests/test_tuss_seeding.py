@@ -76,8 +76,8 @@ def test_t9_single_mask_image():
     zero_shot = seed_on_logits(x, [0, 1], False, softmax=1., norm=True,
                                bg=dict(method='pow', p=.3))
     assert zero_shot.labels.tolist() == [0]
-    torch.testing.assert_close(zero_shot.full_scores(3), torch.tensor([[1., 0., 0.]],
-                                                                       dtype=torch.float64))
+    expected = torch.tensor([[1., 0., 0.]], dtype=torch.float64)
+    torch.testing.assert_close(zero_shot.full_scores(3), expected)
     scores = torch.tensor([[.2, .5, .3]], dtype=torch.float64)
     lp = seed_on_logits(scores, [1], True, L1=True, norm=True, bypath_suppress=False,
                         bg=dict(method='alpha_bg', alpha=1.))

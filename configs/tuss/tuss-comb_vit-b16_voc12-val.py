@@ -3,10 +3,10 @@
 # seeding scores) combined with w_lp = 2, w_probe = 1 (O-T2), all classes, background^α (α = 1).
 _base_ = ['../_base_/models/tuss_probe.py', '../_base_/tuss_runtime.py']
 load_from = 'work_dirs/tuss-probe2_1xb512-60k_voc12-train-aug/iter_60000.pth'
-_val = 'work_dirs/tuss-zero-shot-ov_vit-b16_voc12-val/seeds'
+val = 'work_dirs/tuss-zero-shot-ov_vit-b16_voc12-val/seeds'
 model = dict(
     type='TUSSCombinationModel', mask_dir='work_dirs/sam_vit-h_fma_voc12-val/sam_masks',
-    embeddings_from=_val, scores_from=_val,
+    embeddings_from=val, scores_from=val,
     train_embeddings_from='work_dirs/tuss-zero-shot_vit-b16_voc12-train-aug/seeds',
     train_scores_from='work_dirs/tuss-lp2_vit-b16_voc12-train-aug/seeds',
     k_bar=50, k=50, gamma=1., w_lp=2., w_probe=1.,

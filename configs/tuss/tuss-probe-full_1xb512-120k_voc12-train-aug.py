@@ -8,5 +8,5 @@ param_scheduler = [
          by_epoch=False),
 ]
 train_cfg = dict(max_iters=120000)
-_zero_shot = 'work_dirs/tuss-zero-shot-full_vit-b16_voc12-train-aug/seeds'
-train_dataloader = dict(dataset=dict(embeddings_from=_zero_shot, scores_from=_zero_shot))
+zero_shot = 'work_dirs/tuss-zero-shot-full_vit-b16_voc12-train-aug/seeds'
+train_dataloader = dict(dataset=dict(embeddings_from=zero_shot, scores_from=zero_shot))

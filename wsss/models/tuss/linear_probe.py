@@ -122,7 +122,7 @@ class TUSSLinearProbe(TUSSStageModel):
         return self.scale * F.normalize(embeddings, dim=-1) @ F.normalize(
             self.head.weight, dim=-1).t()
 
-    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+    def forward(self, inputs=None, data_samples=None, mode: str = 'predict'):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)

@@ -85,7 +85,7 @@ class TUSSStageModel(BaseModel):
         sample.mask_store = dict(store, scores=seeds.full_scores(K).float().cpu().numpy(),
                                  cls_lb=seeds.class_mask(K).numpy())
 
-    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+    def forward(self, inputs=None, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
             return self.predict(inputs, data_samples)
         raise ValueError(f'{type(self).__name__} only infers: mode {mode!r} is not supported; '

@@ -35,9 +35,9 @@ class TUSSZeroShotModel(TUSSStageModel):
 
     Predict mode takes the images at their original size as (3, H0, W0) uint8 BGR tensors
     (``LoadImage`` -> ``PackWSSSInputs``), resizes each (short side ``short_side``, sides rounded
-    up to multiples of 16, Pillow bicubic), computes DBA-CLIP features (:class:`DBAFeatureExtractor`)
-    and the masks' embeddings (:func:`pool_mask_embeddings`), the logits
-    ``exp(logit_scale)·cos(E, t)`` over the vocabulary and the seed.
+    up to multiples of 16, Pillow bicubic), computes DBA-CLIP features
+    (:class:`DBAFeatureExtractor`) and the masks' embeddings (:func:`pool_mask_embeddings`),
+    the logits ``exp(logit_scale)·cos(E, t)`` over the vocabulary and the seed.
 
     Args:
         clip: arguments of :func:`wsss.models.clip.build_clip`.
