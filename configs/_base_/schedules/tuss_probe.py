@@ -14,7 +14,6 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=60000)
 train_dataloader = dict(
     batch_size=512, num_workers=0, drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True, seed=0),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type='MaskEmbeddingDataset', gamma=100.))  # soft labels softmax(100·P) (§5.1)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -6,7 +6,7 @@ of a split: :class:`MaskEmbeddingDataset` gives each mask's embedding, soft labe
 cross-entropy. As a seed step (tools/generate_seeds.py with the trained weights) it classifies
 every mask of the split with its image's classes (``val/iter-final``).
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -42,8 +42,8 @@ class MaskEmbeddingDataset(Dataset):
 
     Labelled images (full / semi) train on their masks' GT vote fractions as they are; the
     others on ``softmax(gamma · P)`` within their classes. Items are
-    ``dict(inputs=(D,) embedding, data_samples=dict(soft_label=(K,), area=()))``, batched by
-    ``default_collate``.
+    ``dict(inputs=(D,) embedding, data_samples=dict(soft_label=(K,), area=()))``, which
+    mmengine's ``pseudo_collate`` batches into lists that the probe stacks.
     """
 
     def __init__(self, embeddings_from: str, scores_from: str, gamma: float = 100.) -> None:
@@ -127,13 +127,17 @@ class TUSSLinearProbe(TUSSStageModel):
             return self.loss(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)
 
-    def loss(self, inputs: torch.Tensor, data_samples: dict) -> Dict[str, torch.Tensor]:
-        soft = data_samples['soft_label']
+    def loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+             data_samples: dict) -> Dict[str, torch.Tensor]:
+        """``inputs`` (B, D) or a list of B (D,) embeddings (mmengine's ``pseudo_collate``),
+        ``data_samples``: ``soft_label`` (B, K) and ``area`` (B,), or lists of them."""
+        inputs, soft, area = (torch.stack(list(t)) if isinstance(t, (list, tuple)) else t
+                              for t in (inputs, data_samples['soft_label'],
+                                        data_samples['area']))
         if soft.shape[1] != self.num_classes:
             raise ValueError(f'the mask store has {soft.shape[1]} classes, the probe '
                              f'{self.num_classes}: set model.num_classes')
-        return dict(loss_probe=area_weighted_loss(self.logits(inputs.float()), soft,
-                                                  data_samples['area']))
+        return dict(loss_probe=area_weighted_loss(self.logits(inputs.float()), soft, area))
 
     def image_scores(self, name: str):
         """(embeddings (M, D), cls_lb (K,), extra stored arrays) of an image."""
