@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip, dba_attention,
-                              dba_block, dba_dense_features, mask_bias, pool_mask_embeddings,
-                              tuss_input_size, window_boxes, window_counts)
+                              dba_block, dba_dense_features, interpolate_pos_embed, mask_bias,
+                              pool_mask_embeddings, tuss_input_size, window_boxes,
+                              window_counts)
 
 TINY = dict(embed_dim=32, quick_gelu=True,
             vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32),
@@ -149,6 +150,8 @@ def test_t4_resize_and_windows():
     assert count[447, 607] == 1 and count.max() == 20 and count.min() == 1
     assert len(window_boxes(448, 448)) == 25
     assert window_boxes(224, 224) == [(0, 224, 0, 224)]
+    pos = torch.randn(1 + 14 * 14, 8)
+    assert interpolate_pos_embed(pos, (14, 14), (14, 14), mode='bicubic') is pos
 
 
 def test_t5_bilinear_pooling():

@@ -15,7 +15,7 @@ the same run.
 Peak memory: CUDA ``max_memory_allocated`` per step; on CPU the peak resident set (VmHWM) of the
 process after each step (it only grows: read it as "at most").
 
-    python tools/benchmark/tuss.py --device cpu        # a few minutes on a 2-core machine
+    python tools/benchmark/tuss.py --device cpu --warmup 0   # minutes on a 2-core machine
     python tools/benchmark/tuss.py --device cuda --images 5 --knn-n 200000
 """
 import argparse
@@ -81,7 +81,8 @@ def bench_embeddings(args) -> Dict[str, float]:
         with torch.no_grad():
             def run():
                 return pool_mask_embeddings(extractor(image, masks), masks)
-            run()  # warm-up
+            for _ in range(args.warmup):
+                run()
             seconds, outputs[name] = timed(run, args.device, args.images)
         results[name] = seconds
         print(f'  {name:34s} {seconds:7.2f} s/image  {args.masks / seconds:7.1f} masks/s  '
@@ -149,6 +150,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--images', type=int, default=1, help='timed images per variant')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed images per variant')
     parser.add_argument('--masks', type=int, default=40, help='SAM masks per image')
     parser.add_argument('--window-batch', type=int, default=8)
     parser.add_argument('--probe-iters', type=int, default=50)
