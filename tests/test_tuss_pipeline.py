@@ -134,3 +134,12 @@ def test_two_process_embedding_step_writes_every_image_once(chain):
     for name, arrays in store_arrays(osp.join(dist, 'mask_store')).items():
         one = np.load(osp.join(work_dir, 'zero_shot/mask_store', name))
         np.testing.assert_allclose(arrays['embeddings'], one['embeddings'], atol=1e-4)
+
+
+def test_second_run_skips_every_finished_step(chain):
+    cwd, work_dir, _, _ = chain
+    out = subprocess.run(pipeline_command(work_dir), cwd=cwd, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in STEPS:
+        assert f'[{name}] done before' in out.stdout, name
