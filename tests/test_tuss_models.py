@@ -13,11 +13,12 @@ from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 
 from wsss.datasets import VOC12Dataset, read_label_map
-from wsss.datasets.seeds import find_seed_problems
+from wsss.datasets.seeds import find_seed_problems, write_label_map
 from wsss.evaluation import MaskStoreWriter
 from wsss.models.sam.store import mask_path, save_masks
-from wsss.models.tuss import (TUSSCombinationModel, TUSSLabelPropagationModel, TUSSLinearProbe,
-                              load_split, save_shard, shard_path, store_dir)
+from wsss.models.tuss import (PendingMaskStoreSampler, TUSSCombinationModel,
+                              TUSSLabelPropagationModel, TUSSLinearProbe, load_split, save_shard,
+                              shard_path, store_dir)
 from wsss.registry import MODELS
 
 TINY = osp.join(ROOT, 'configs/tuss/tuss-zero-shot_vit-tiny_minivoc.py')
@@ -189,3 +190,18 @@ def test_mask_store_errors_name_the_file(tmp_path):
     (tmp_path / 'y.npz').write_bytes(b'not a zip')
     with pytest.raises(ValueError, match='y.npz'):
         load_split(str(tmp_path), ['scores'])
+
+
+def test_pending_sampler_waits_for_seed_and_shard_and_removes_temp_files(tree, tmp_path):
+    dataset, mask_dir = tree
+    seeds = str(tmp_path / 'step/seeds')
+    store = store_dir(seeds)
+    write_label_map(osp.join(seeds, 'img_a.png'), np.zeros((6, 8), np.uint8))
+    save_shard(shard_path(store, 'img_a'), dict(scores=np.zeros((1, 21))))
+    write_label_map(osp.join(seeds, 'img_b.png'), np.zeros((6, 8), np.uint8))  # no shard
+    stale = shard_path(store, 'img_b') + '.123.tmp'
+    open(stale, 'wb').close()
+    sampler = PendingMaskStoreSampler(dataset, seeds)
+    assert list(sampler) == [1] and not osp.exists(stale)
+    with pytest.raises(ValueError, match='--save-cams'):
+        PendingMaskStoreSampler(dataset, seeds, cam_dir=str(tmp_path / 'cams'))

@@ -20,7 +20,8 @@ from wsss.datasets.synthetic import make_synthetic_voc
 
 PIPELINE = osp.join(ROOT, 'configs/pipelines/tuss_tiny_minivoc.py')
 STEPS = ['sam_masks', 'zero_shot', 'zero_shot_eval', 'lp1', 'lp1_eval', 'probe1', 'probe1_seeds',
-         'probe1_eval', 'lp2', 'lp2_eval', 'probe2', 'probe2_seeds', 'final_seed_eval']
+         'probe1_eval', 'lp2', 'lp2_eval', 'probe2', 'probe2_seeds', 'final_seed_eval',
+         'sam_masks_val', 'zero_shot_val', 'comb_val', 'comb_val_eval']
 SHORT = ['steps.probe1.cfg_options.train_cfg.max_iters=4',
          'steps.probe2.cfg_options.train_cfg.max_iters=4']
 N_TRAIN = 5
@@ -73,7 +74,13 @@ def test_every_step_ran_and_the_final_seeds_pass_check_seeds(chain):
     cwd, work_dir, log, _ = chain
     for name in STEPS:
         assert osp.isfile(osp.join(work_dir, name, 'done.json')), name
-    assert re.search(r'seed mIoU \(final_seed_eval\): \d+\.\d+', log)
+    assert re.search(r'seed mIoU \(comb_val_eval\): \d+\.\d+', log)
+    assert osp.isfile(osp.join(work_dir, 'final_seed_eval/metrics.json'))
+    # new images: open-vocabulary store (every class) and combined seeds
+    val_store = osp.join(work_dir, 'zero_shot_val/mask_store')
+    assert [np.load(osp.join(val_store, n))['cls_lb'].all() for n in os.listdir(val_store)] == [
+        True]
+    assert len(os.listdir(osp.join(work_dir, 'comb_val/mask_store'))) == 1
     for step in ('zero_shot', 'lp1', 'probe1_seeds', 'lp2', 'probe2_seeds'):
         assert len(os.listdir(osp.join(work_dir, step, 'mask_store'))) == N_TRAIN, step
     out = subprocess.run(
