@@ -41,8 +41,8 @@ def test_t11_probe_logits_and_area_weighted_loss():
     assert probe(e, batch, mode='loss')['loss_probe'].item() == pytest.approx(79.980, abs=1e-3)
     # as mmengine's pseudo_collate hands a batch over: lists of per-mask tensors
     listed = dict(soft_label=list(targets), area=[torch.tensor(1.), torch.tensor(3.)])
-    assert probe(list(e), listed, mode='loss')['loss_probe'].item() == pytest.approx(79.980,
-                                                                                   abs=1e-3)
+    loss = probe(list(e), listed, mode='loss')['loss_probe']
+    assert loss.item() == pytest.approx(79.980, abs=1e-3)
     with pytest.raises(ValueError, match='model.num_classes'):
         probe(e, dict(soft_label=targets[:, :2], area=torch.ones(2)), mode='loss')
 

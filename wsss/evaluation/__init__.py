@@ -6,7 +6,7 @@ from .mask_store_writer import MaskStoreWriter
 from .sam_writer import SAMMaskWriter
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'MaskStoreWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
-           'evaluate_dataset_seeds',
+__all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
+           'evaluate_dataset_seeds', 'MaskStoreWriter',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams']
