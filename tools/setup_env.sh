@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-"torch==2.13.0 torchvision==0.28.0"}
-EXTRAS=${EXTRAS:-dev,crf}
+EXTRAS=${EXTRAS:-dev,crf,faiss}
 py="$VENV/bin/python"
 
 if [ ! -x "$py" ]; then

@@ -104,3 +104,22 @@ def voc_palette(num_colors: int = 256) -> List[List[int]]:
 def flat_palette() -> List[int]:
     """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream)."""
     return [v for rgb in voc_palette(256) for v in rgb]
+
+
+# TUSS zero-shot vocabularies (TUSS_RELEVANCY.md §4.2): the foreground names of the released
+# code in dataset order (a comma inside a name is part of the prompt), then its background words
+# (VOC: the 25 CLIP-ES words; COCO: ``es_bg_names``, the same without 'keyboard' and 'sign').
+TUSS_VOC12_FOREGROUND: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat',
+    'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person with clothes,people,human',
+    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor screen')
+
+TUSS_COCO14_FOREGROUND: Tuple[str, ...] = (
+    'person, person in shirt, person in jeans, person in dress, person in sweater, '
+    'person in skirt, person in jacket, body',
+    *COCO14_CLASSES[1:])
+
+TUSS_VOCABULARIES: Dict[str, Dict[str, Tuple[str, ...]]] = {
+    'voc12': dict(foreground=TUSS_VOC12_FOREGROUND, background=VOC12_BACKGROUND_WORDS),
+    'coco14': dict(foreground=TUSS_COCO14_FOREGROUND, background=COCO14_BACKGROUND_WORDS),
+}

@@ -2,11 +2,12 @@
 background-power search; stage-two predictions as benchmark submission files."""
 from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, evaluate_seed_dir,
                         format_table, load_cams, save_cams, search_bg_power)
+from .mask_store_writer import MaskStoreWriter
 from .prediction_writer import PredictionWriter
 from .sam_writer import SAMMaskWriter
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'SAMMaskWriter', 'PredictionWriter', 'SegStats', 'format_table',
-           'evaluate_seed_dir', 'evaluate_dataset_seeds',
+__all__ = ['SeedWriter', 'SAMMaskWriter', 'PredictionWriter', 'MaskStoreWriter', 'SegStats',
+           'format_table', 'evaluate_seed_dir', 'evaluate_dataset_seeds',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams']

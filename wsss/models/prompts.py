@@ -180,3 +180,4 @@ class PromptLearner(nn.Module):
         """(N, D) L2-normalised text features: the classes first, then the background."""
         features = encode_prompt_embeddings(self.clip_model, self.prompt_embeddings(), self.tokens)
         return F.normalize(features.float(), dim=-1)
+

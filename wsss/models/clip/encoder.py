@@ -111,10 +111,9 @@ def interpolate_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
                           mode: str = 'bilinear') -> torch.Tensor:
     """Resize a ViT positional embedding (1 + gh*gw, C) to a new patch grid.
 
-    The patch part is reshaped to its grid and resized with ``mode`` ('bilinear' as CLIP-ES,
-    'bicubic'; align_corners=False, no antialiasing); the class position is kept. ``fp16`` rounds
-    the result to half precision and back, as the CLIP-ES reference code does (for parity tests
-    only).
+    The patch part is reshaped to its grid and resized with ``mode`` (bilinear for CLIP-ES,
+    bicubic for TUSS; align_corners=False); the class position is kept. ``fp16`` rounds the
+    result to half precision and back, as the CLIP-ES reference code does (parity tests only).
     """
     if tuple(src_grid) != tuple(dst_grid):
         cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
@@ -229,3 +228,101 @@ def _block_with_attn(block: ResidualAttentionBlock, x: torch.Tensor,
     x = x + block.ls_1(out)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
     return x, weights
+
+
+DBA_ATTENTIONS = ('qq+kk', 'qk')
+
+
+def dba_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                  bias: Optional[torch.Tensor] = None, norm_att: bool = False,
+                  attention: str = 'qq+kk') -> Tuple[torch.Tensor, torch.Tensor]:
+    """DBA attention of (B, heads, L, head_dim) queries, keys and values, scale head_dim^-½.
+
+    ``A = softmax(s·q qᵀ + B) + softmax(s·k kᵀ + B)``, halved when ``norm_att``; the bias B
+    ((B, L, L) or (L, L)) is the same for every head and added before each softmax.
+    ``attention='qk'``: the original ``softmax(s·q kᵀ + B)``. Returns ``(A v, A)``.
+    """
+    if attention not in DBA_ATTENTIONS:
+        raise ValueError(f'attention must be one of {DBA_ATTENTIONS}, got {attention!r}')
+    L = q.shape[-2]
+    scale = q.shape[-1] ** -0.5
+    bias = 0. if bias is None else bias.reshape(-1, 1, L, L).to(q.dtype)
+    if attention == 'qk':
+        weights = torch.softmax(scale * q @ k.transpose(-2, -1) + bias, dim=-1)
+    else:
+        weights = (torch.softmax(scale * q @ q.transpose(-2, -1) + bias, dim=-1)
+                   + torch.softmax(scale * k @ k.transpose(-2, -1) + bias, dim=-1))
+        if norm_att:
+            weights = weights / 2
+    return weights @ v, weights
+
+
+def dba_block(block: ResidualAttentionBlock, x: torch.Tensor, bias: Optional[torch.Tensor],
+              norm_att: bool = False, residual_weights: Tuple[float, float] = (1., 1.),
+              attention: str = 'qq+kk') -> torch.Tensor:
+    """The last block of DBA-CLIP (TUSS, ``SCLIPLayers``; TUSS_RELEVANCY.md §3.1 step 5), with
+    both softmaxes written out so that the mask bias and the logits are visible.
+
+    Per head: ``A = softmax(s·q qᵀ + B) + softmax(s·k kᵀ + B)`` (halved when ``norm_att``),
+    ``o = concat_heads(A v) W_outᵀ + b_out``; then ``x = w0·x + w1·o`` and the block's FFN with its
+    residual. ``attention='qk'`` is the block's original ``softmax(s·q kᵀ + B)`` (with B = 0 and
+    weights (1, 1) this is open_clip's block), kept to check the rest of the computation.
+
+    Args:
+        block: an open_clip ``ResidualAttentionBlock`` (batch first, nn.MultiheadAttention).
+        x: (B, L, width) tokens entering the block.
+        bias: (B, L, L) or (L, L) additive attention bias shared by all heads, or None.
+        norm_att: average the two attention maps (COCO) instead of adding them (VOC).
+        residual_weights: (w0, w1): (1, 1) for VOC, (1, 2) for COCO.
+    """
+    attn = block.attn
+    B, L, width = x.shape
+    heads = attn.num_heads
+    y = block.ln_1(x)
+    q, k, v = F.linear(y, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (t.reshape(B, L, heads, width // heads).transpose(1, 2) for t in (q, k, v))
+    out, _ = dba_attention(q, k, v, bias, norm_att, attention)
+    out = out.transpose(1, 2).reshape(B, L, width)
+    out = attn.out_proj(out)
+    w0, w1 = residual_weights
+    x = w0 * x + w1 * block.ls_1(out)
+    return x + block.ls_2(block.mlp(block.ln_2(x)))
+
+
+def dba_dense_features(encoder: CLIPDenseEncoder, images: torch.Tensor,
+                       bias: Optional[torch.Tensor], norm_att: bool = False,
+                       residual_weights: Tuple[float, float] = (1., 1.),
+                       pos_embed_mode: str = 'bicubic',
+                       attention: str = 'qq+kk') -> torch.Tensor:
+    """DBA-CLIP dense features (TUSS ``encode``, §3.1): blocks 0..L-2 of ``encoder``'s ViT
+    unchanged, the last one replaced by :func:`dba_block`, then ``ln_post`` on all tokens and
+    ``proj`` on the patches. Nothing is normalised; the CLS token is dropped.
+
+    Args:
+        encoder: a :class:`CLIPDenseEncoder` (its ViT's modules are used as they are).
+        images: (B, 3, H, W) CLIP-normalised, sides multiples of the patch size.
+        bias: (B, L, L) mask attention bias (L = 1 + h·w, :func:`wsss.models.clip.dba.mask_bias`)
+            or None for no bias.
+        pos_embed_mode: how the positional embedding is resized (TUSS: bicubic).
+
+    Returns:
+        (B, D, h, w) features on the patch grid.
+    """
+    visual = encoder.visual
+    (B, _, H, W), (ph, pw) = images.shape, encoder.patch_size
+    if H % ph or W % pw:
+        raise ValueError(f'input size {H}x{W} is not a multiple of the patch size {ph}x{pw}')
+    grid = (H // ph, W // pw)
+    x = visual.conv1(images.to(visual.conv1.weight.dtype)).flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(B, 1, -1)
+    pos = interpolate_pos_embed(visual.positional_embedding, visual.grid_size, grid,
+                                mode=pos_embed_mode)
+    x = visual.ln_pre(visual.patch_dropout(torch.cat([cls, x], dim=1) + pos.to(x.dtype)))
+    blocks = visual.transformer.resblocks
+    for block in blocks[:-1]:
+        x = block(x)
+    x = dba_block(blocks[-1], x, bias, norm_att, residual_weights, attention)
+    tokens = visual.ln_post(x)[:, 1:]
+    if visual.proj is not None:
+        tokens = tokens @ visual.proj
+    return tokens.transpose(1, 2).reshape(B, -1, *grid)

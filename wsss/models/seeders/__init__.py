@@ -6,6 +6,7 @@ image), and returns a uint8 seed (0 background, 1..C, 255 ignore) and a float32 
 """
 from .cam_seeders import ArgmaxSeeder, CRFSeeder
 from .relevancy import RelevancySeeder
-from .sams import SAMSSeeder, sams_seed
+from .sams import SAMSSeeder, paint_masks, sams_seed
 
-__all__ = ['ArgmaxSeeder', 'CRFSeeder', 'RelevancySeeder', 'SAMSSeeder', 'sams_seed']
+__all__ = ['ArgmaxSeeder', 'CRFSeeder', 'RelevancySeeder', 'SAMSSeeder', 'paint_masks',
+           'sams_seed']

@@ -9,6 +9,32 @@ from ...registry import SEEDERS
 from ..sam.store import decode_masks, load_masks, mask_path
 
 
+def paint_masks(masks: torch.Tensor, confidence: torch.Tensor,
+                levels: Sequence[int]) -> torch.Tensor:
+    """The SAMS painting order (also TUSS's, ``priority=('level_bigger', 'conf_bigger')``):
+    masks sorted ascending by (level, confidence) and painted in that order, later ones over
+    earlier ones, so whole-level and confident masks win where masks overlap.
+
+    Args:
+        masks: (N, P) bool masks over P pixels.
+        confidence: (N,) mask confidences.
+        levels: (N,) mask levels: 0 sub-part, 1 part, 2 whole.
+
+    Returns:
+        (P,) long: index of the mask that shows at each pixel, -1 where no mask covers it.
+    """
+    if len(masks) == 0:
+        return torch.full((masks.shape[1],), -1, dtype=torch.long)
+    levels = torch.as_tensor(levels, dtype=torch.float64).cpu()
+    confidence = confidence.double().cpu()
+    order = torch.argsort(confidence, stable=True)
+    order = order[torch.argsort(levels[order], stable=True)]  # by level, then confidence
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(1, len(order) + 1)
+    winner_rank, winner = (masks.cpu().long() * rank[:, None]).max(dim=0)
+    return torch.where(winner_rank > 0, winner, -1)
+
+
 def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
               levels: Sequence[int], bg_power: float = 0.6) -> Tuple[np.ndarray, np.ndarray]:
     """Label each SAM mask from the CAMs and paint the masks into a seed.
@@ -47,13 +73,8 @@ def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
     mask_conf, index = scores.max(dim=1)
     mask_label = torch.tensor([0, *map(int, class_ids)], dtype=torch.uint8)[index]
 
-    # the last mask (in painting order) that covers a pixel is the one that shows there
-    levels = torch.as_tensor(levels, dtype=torch.float64)
-    order = torch.argsort(levels * 2 + mask_conf.double(), stable=True)  # conf < 1: level first
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(1, len(order) + 1)
-    winner_rank, winner = (masks.long() * rank[:, None]).max(dim=0)
-    covered = winner_rank > 0
+    winner = paint_masks(masks, mask_conf, levels)
+    covered = winner >= 0
     seed.view(-1)[covered] = mask_label[winner[covered]]
     confidence.view(-1)[covered] = mask_conf[winner[covered]]
     return seed.numpy(), confidence.numpy()

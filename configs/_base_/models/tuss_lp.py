@@ -1,0 +1,11 @@
+# TUSS label propagation (LP1, LP2; TUSS_RELEVANCY.md §5.3) as a seed step: it reads the mask store
+# of earlier steps (their seed folders: `embeddings_from` = the zero-shot step, `scores_from` = the
+# step whose scores are Y); tools/run_pipeline.py wires them.
+model = dict(
+    type='TUSSLabelPropagationModel',
+    data_preprocessor=dict(type='BaseDataPreprocessor'),
+    num_classes=21,
+    k=50, gamma=1., alpha=0.9,  # γ = 1 and α = 0.9 as every official config (not 3 / 0.99)
+    use_faiss=None,             # faiss when installed, else the exact torch kNN
+    # F columns of background + image labels, L1, min-max per image, background^α (O-T1: α = 1)
+    seeding=dict(L1=True, norm=True, bypath_suppress=False, bg=dict(method='alpha_bg', alpha=1.)))

@@ -1,0 +1,213 @@
+"""GLCC seed steps over a split's mask store: transductive label propagation (LP1, LP2; §5.3)
+and the combination of label propagation and the probe for new images (§5.4-5.5), each run by
+tools/generate_seeds.py (resumable, one seed and one store shard per image)."""
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmseg.structures import SegDataSample
+
+from ...registry import MODELS
+from .label_propagation import LabelPropagation, inductive_propagation
+from .linear_probe import TUSSLinearProbe, carry_labelled
+from .mask_store import load_shard, load_split, shard_path, store_dir
+from .seed_on_logits import seed_on_logits
+from .stage import TUSSStageModel, gt_seeds, kept_classes
+
+# LP, inductive LP and combination seeding (§5.3-5.5): background and the image's classes,
+# L1-normalised, background^alpha (O-T1: alpha = 1)
+LP_SEEDING = dict(L1=True, norm=True, bypath_suppress=False, bg=dict(method='alpha_bg', alpha=1.))
+ALL_CLASS_SEEDING = dict(L1=True, norm=False, bypath_suppress=False,
+                         bg=dict(method='alpha_bg', alpha=1.))
+
+
+def balance(Y: np.ndarray, labelled: np.ndarray, r: Optional[float],
+            bg_fg: Optional[str]) -> np.ndarray:
+    """Semi supervision's rescaling of the LP input (§6): ``semi_balance`` gives labelled and
+    unlabelled rows the shares r/(1+r) and 1/(1+r) of the total T; ``bg_fg_balance='eq'``
+    then gives background and foreground columns half of T each."""
+    Y = np.array(Y, np.float64)
+    total = Y.sum()
+    if r is not None:
+        for rows, share in ((labelled, r / (1 + r)), (~labelled, 1 / (1 + r))):
+            mass = Y[rows].sum()
+            if mass > 0:
+                Y[rows] *= share * total / mass
+    if bg_fg is not None:
+        if bg_fg != 'eq':
+            raise ValueError(f"bg_fg_balance must be 'eq' or None, got {bg_fg!r}")
+        for cols in (slice(0, 1), slice(1, None)):
+            mass = Y[:, cols].sum()
+            if mass > 0:
+                Y[:, cols] *= total / (2 * mass)
+    return Y
+
+
+@MODELS.register_module()
+class TUSSLabelPropagationModel(TUSSStageModel):
+    """Transductive LP over every mask of the split, then per-image seeding (§5.3).
+
+    The graph of the zero-shot step's embeddings (k = 50, γ = 1, α = 0.9) and the propagation
+    of the previous step's scores (Y as stored, zero outside each image's classes) are computed
+    once, at the first image (each process of a distributed run computes them: the result is
+    the same); each image's rows are then seeded with its own classes.
+
+    Args:
+        num_classes: K, background included.
+        mask_dir: the SAM masks.
+        embeddings_from: the zero-shot step's seed folder.
+        scores_from: the seed folder of the step whose scores are Y (zero-shot for LP1, probe1
+            for LP2).
+        k, gamma, alpha, use_faiss: :class:`LabelPropagation`.
+        seeding: ``seed_on_logits`` settings (``with_bg_logit=True``).
+        semi_balance: r of ``semi_balance`` (semi: 1), None to skip.
+        bg_fg_balance: 'eq' (semi) or None.
+    """
+
+    def __init__(self, num_classes: int, mask_dir: str, embeddings_from: str, scores_from: str,
+                 k: int = 50, gamma: float = 1., alpha: float = 0.9,
+                 use_faiss: Optional[bool] = None, seeding: Optional[Dict] = None,
+                 semi_balance: Optional[float] = None, bg_fg_balance: Optional[str] = None,
+                 data_preprocessor: Optional[Dict] = None) -> None:
+        super().__init__(mask_dir, data_preprocessor=data_preprocessor)
+        self.num_classes = num_classes
+        self.embeddings_from, self.scores_from = embeddings_from, scores_from
+        self.lp = dict(k=k, gamma=gamma, alpha=alpha, use_faiss=use_faiss)
+        self.seeding = {**LP_SEEDING, **(seeding or {})}
+        self.semi_balance, self.bg_fg_balance = semi_balance, bg_fg_balance
+        self._rows: Optional[Dict[str, np.ndarray]] = None
+
+    def solve(self) -> Dict[str, np.ndarray]:
+        """Image name -> its masks' propagated scores F (M, K)."""
+        emb_dir = store_dir(self.embeddings_from)
+        emb = load_split(emb_dir, ['embeddings'], setting='model.embeddings_from')
+        names = list(emb['names'])
+        prev = load_split(store_dir(self.scores_from), ['scores'], names=names,
+                          setting='model.scores_from')
+        Y = prev['scores']
+        if Y.shape[1:] != (self.num_classes,) and len(Y):
+            raise ValueError(f'{self.scores_from}: scores of {Y.shape[1]} classes, the model has '
+                             f'{self.num_classes}: set model.num_classes')
+        labelled = np.zeros(len(Y), bool)
+        gt = None
+        if self.semi_balance is not None or self.bg_fg_balance is not None:
+            gt = load_split(emb_dir, ['scores', 'labelled'], names=names,
+                            setting='model.embeddings_from')
+            labelled = gt['labelled'].astype(bool)
+            Y = balance(Y, labelled, self.semi_balance, self.bg_fg_balance)
+        F = LabelPropagation(emb['embeddings'], **self.lp).propagate(Y) if len(Y) else Y
+        if gt is not None:
+            F[labelled] = gt['scores'][labelled]  # labelled rows: their GT
+        offsets = emb['offsets']
+        return {name: F[offsets[i]:offsets[i + 1]] for i, name in enumerate(names)}
+
+    def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        if self._rows is None:
+            self._rows = self.solve()
+        for sample in data_samples:
+            name = sample.metainfo['img_name']
+            if name not in self._rows:
+                raise KeyError(f'{name} is not in the mask store of {self.embeddings_from}: '
+                               'run the zero-shot step on the same split')
+            records, masks = self.load_masks(name)
+            emb = load_shard(shard_path(store_dir(self.embeddings_from), name))
+            prev = load_shard(shard_path(store_dir(self.scores_from), name))
+            scores = torch.from_numpy(self._rows[name])
+            if 'labelled' in emb and bool(emb['labelled']):
+                seeds = gt_seeds(scores.float())
+            else:
+                seeds = seed_on_logits(scores, kept_classes(prev['cls_lb']), with_bg_logit=True,
+                                       **self.seeding)
+            self.finish(sample, masks, records, seeds, carry_labelled(emb))
+        return data_samples
+
+
+def combine(s_lp: torch.Tensor, s_probe: torch.Tensor, w_lp: float,
+            w_probe: float) -> torch.Tensor:
+    """``w_lp·S_lp + w_probe·S_probe``, 0 in every column where either term is below 1e-8
+    (``LinearCombineClassifier`` with suppression, §5.5)."""
+    lp, probe = w_lp * s_lp, w_probe * s_probe
+    return torch.where((lp < 1e-8) | (probe < 1e-8), torch.zeros_like(lp), lp + probe)
+
+
+@MODELS.register_module()
+class TUSSCombinationModel(TUSSLinearProbe):
+    """``comb_lp_probe`` (§5.4-5.5): the probe's and label propagation's scores of each mask,
+    combined and seeded. The probe weights come from ``load_from`` (a trained probe2).
+
+    Label propagation is inductive (new images, e.g. val: each mask's k̄ nearest training
+    masks, their LP seeding scores Y* and the training graph's degrees) or, with
+    ``lp_scores_from``, the stored transductive LP scores of the same images (S5 on train).
+
+    Args:
+        train_embeddings_from, train_scores_from: the training split's zero-shot step and LP2
+            step seed folders (inductive LP).
+        lp_scores_from: an LP step's seed folder over these images (transductive).
+        k_bar, k, gamma: inductive neighbours (50), the training graph's k (50) and γ (1).
+        w_lp, w_probe: combination weights (O-T2: 2 and 1).
+        probe_seeding, lp_seeding, seeding: ``seed_on_logits`` of each classifier and of the
+            combination.
+        other arguments: :class:`TUSSLinearProbe`'s; ``scores_from`` gives each image's
+            classes (for new images: an open-vocabulary zero-shot step, all classes).
+    """
+
+    def __init__(self, num_classes: int, train_embeddings_from: Optional[str] = None,
+                 train_scores_from: Optional[str] = None, lp_scores_from: Optional[str] = None,
+                 k_bar: int = 50, k: int = 50, gamma: float = 1.,
+                 use_faiss: Optional[bool] = None, w_lp: float = 2., w_probe: float = 1.,
+                 probe_seeding: Optional[Dict] = None, lp_seeding: Optional[Dict] = None,
+                 seeding: Optional[Dict] = None, **kwargs) -> None:
+        super().__init__(num_classes, seeding=probe_seeding, **kwargs)
+        if lp_scores_from is None and not (train_embeddings_from and train_scores_from):
+            raise ValueError('TUSSCombinationModel needs model.lp_scores_from (transductive) or '
+                             'model.train_embeddings_from and model.train_scores_from')
+        self.train_embeddings_from, self.train_scores_from = (train_embeddings_from,
+                                                              train_scores_from)
+        self.lp_scores_from = lp_scores_from
+        self.k_bar, self.k, self.gamma, self.use_faiss = k_bar, k, gamma, use_faiss
+        self.w_lp, self.w_probe = w_lp, w_probe
+        self.lp_seeding = {**ALL_CLASS_SEEDING, **(lp_seeding or {})}
+        self.comb_seeding = {**ALL_CLASS_SEEDING, **(seeding or {})}
+        self._train = None
+
+    def train_graph(self):
+        """(X, degrees, Y*) of the training split, computed at the first image."""
+        if self._train is None:
+            emb = load_split(store_dir(self.train_embeddings_from), ['embeddings'],
+                             setting='model.train_embeddings_from')
+            lp = LabelPropagation(emb['embeddings'], k=self.k, gamma=self.gamma, alpha=0.9,
+                                  use_faiss=self.use_faiss)
+            y_star = load_split(store_dir(self.train_scores_from), ['scores'],
+                                names=list(emb['names']), setting='model.train_scores_from')
+            self._train = (lp.X, lp.degrees, y_star['scores'])
+        return self._train
+
+    def lp_scores(self, name: str, embeddings: np.ndarray, fg_cls: List[int]) -> torch.Tensor:
+        """(M, K) label-propagation seeding scores of an image's masks."""
+        if self.lp_scores_from is not None:
+            shard = load_shard(shard_path(store_dir(self.lp_scores_from), name),
+                               'model.lp_scores_from')
+            return torch.from_numpy(shard['scores']).double()
+        X, degrees, y_star = self.train_graph()
+        y = inductive_propagation(embeddings, X, degrees, y_star, self.k_bar, self.k,
+                                  self.use_faiss)
+        seeds = seed_on_logits(torch.from_numpy(y), fg_cls, with_bg_logit=True,
+                               **self.lp_seeding)
+        return seeds.full_scores(self.num_classes).double()
+
+    def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        for sample in data_samples:
+            name = sample.metainfo['img_name']
+            records, masks = self.load_masks(name)
+            emb, prev = self.image_scores(name)
+            fg_cls = kept_classes(prev['cls_lb'])
+            with torch.no_grad():
+                logits = self.logits(torch.from_numpy(emb['embeddings']).to(
+                    self.scale.device)).cpu()
+            s_probe = seed_on_logits(logits, fg_cls, with_bg_logit=True,
+                                     **self.seeding).full_scores(self.num_classes).double()
+            s_lp = self.lp_scores(name, emb['embeddings'], fg_cls)
+            combined = combine(s_lp, s_probe, self.w_lp, self.w_probe)
+            seeds = seed_on_logits(combined, fg_cls, with_bg_logit=True, **self.comb_seeding)
+            self.finish(sample, masks, records, seeds, carry_labelled(emb))
+        return data_samples

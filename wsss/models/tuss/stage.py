@@ -1,0 +1,92 @@
+"""What every TUSS stage model shares: its image's SAM masks, painting and the stored scores."""
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from ..sam.store import decode_masks, load_mask_array, load_masks, mask_path
+from ..seeders.sams import paint_masks
+from .seed_on_logits import MaskSeeds
+
+IGNORE_INDEX = 255
+
+
+def gt_vote_fractions(masks: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
+    """(M, K) fraction of each mask's pixels in each GT class (``sp_lb_vote_prob``); ignore
+    pixels are dropped, a mask made only of them gets a zero row."""
+    if masks.shape[1:] != gt.shape:
+        raise ValueError(f'GT of size {gt.shape} for masks of size {masks.shape[1:]}')
+    valid = gt != IGNORE_INDEX
+    onehot = np.eye(num_classes, dtype=np.float64)[np.where(valid, gt, 0).ravel()]
+    onehot[~valid.ravel()] = 0
+    counts = masks.reshape(len(masks), -1).astype(np.float64) @ onehot
+    total = counts.sum(axis=1, keepdims=True)
+    return (counts / np.maximum(total, 1)).astype(np.float32)
+
+
+def gt_seeds(fractions: torch.Tensor) -> MaskSeeds:
+    """Labelled images (full / semi supervision): the GT vote fractions are the scores, over
+    all classes; a mask's label is its majority class."""
+    class_ids = torch.arange(fractions.shape[1])
+    confidence, index = fractions.max(dim=1) if len(fractions) else (
+        fractions.new_zeros(0), class_ids.new_zeros(0))
+    return MaskSeeds(scores=fractions, labels=class_ids[index], confidence=confidence,
+                     class_ids=class_ids)
+
+
+def kept_classes(cls_lb: np.ndarray) -> List[int]:
+    """The 0-based foreground classes of a ``cls_lb`` row (column 0 is background)."""
+    return (np.flatnonzero(np.asarray(cls_lb)[1:])).tolist()
+
+
+class TUSSStageModel(BaseModel):
+    """Base of the TUSS stage models run by tools/generate_seeds.py: each labels an image's SAM
+    masks, paints them (:func:`paint_masks`, the SAMS order; uncovered pixels 0, no ignore) and
+    returns data samples with ``pred_sem_seg``, ``seed_confidence`` and ``mask_store`` (the
+    arrays :class:`wsss.evaluation.MaskStoreWriter` writes)."""
+
+    def __init__(self, mask_dir: str, data_preprocessor: Optional[Dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.mask_dir = mask_dir
+
+    def load_masks(self, img_name: str, size: Optional[Tuple[int, int]] = None
+                   ) -> Tuple[List[dict], torch.Tensor]:
+        """The mask records and (M, H0, W0) bool masks of an image; ``size``: the image's
+        (H0, W0) when known, checked against the file's."""
+        path = mask_path(self.mask_dir, img_name)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'SAM masks {path} not found: make them with '
+                                    'tools/sam_masks.py, or set model.mask_dir')
+        records = load_masks(path)
+        masks = decode_masks(records, size) if records or size else load_mask_array(path)
+        if size is not None and masks.shape[1:] != tuple(size):
+            raise ValueError(f'{path}: masks of size {masks.shape[1:]} for an image of size '
+                             f'{tuple(size)}')
+        return records, torch.from_numpy(masks)
+
+    def finish(self, sample: SegDataSample, masks: torch.Tensor, records: List[dict],
+               seeds: MaskSeeds, store: Dict[str, np.ndarray]) -> None:
+        """Paint the seed and attach it, its confidence and the stored arrays to ``sample``."""
+        H, W = masks.shape[-2:]
+        flat = masks.reshape(len(masks), H * W)
+        winner = paint_masks(flat, seeds.confidence, [r['level'] for r in records])
+        covered = winner >= 0
+        seed = torch.zeros(H * W, dtype=torch.uint8)
+        confidence = torch.zeros(H * W)
+        seed[covered] = seeds.labels.cpu().to(torch.uint8)[winner[covered]]
+        confidence[covered] = seeds.confidence.float().cpu()[winner[covered]]
+        sample.pred_sem_seg = PixelData(data=seed.view(1, H, W))
+        sample.seed_confidence = PixelData(data=confidence.clamp(0, 1).view(1, H, W))
+        K = self.num_classes
+        sample.mask_store = dict(store, scores=seeds.full_scores(K).float().cpu().numpy(),
+                                 cls_lb=seeds.class_mask(K).numpy())
+
+    def forward(self, inputs=None, data_samples=None, mode: str = 'predict'):
+        if mode in ('predict', 'tensor'):
+            return self.predict(inputs, data_samples)
+        raise ValueError(f'{type(self).__name__} only infers: mode {mode!r} is not supported; '
+                         'run it with tools/generate_seeds.py')
