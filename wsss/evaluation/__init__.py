@@ -3,9 +3,10 @@ background-power search."""
 from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, evaluate_seed_dir,
                         format_table, load_cams, save_cams, search_bg_power)
 from .sam_writer import SAMMaskWriter
-from .seed_writer import SeedWriter
+from .seed_writer import SeedWriter, print_failed_list, write_failed_list
 
 __all__ = ['SeedWriter', 'SAMMaskWriter', 'SegStats', 'format_table', 'evaluate_seed_dir',
            'evaluate_dataset_seeds',
            'search_bg_power',
-           'best_power', 'cam_path', 'save_cams', 'load_cams']
+           'best_power', 'cam_path', 'save_cams', 'load_cams', 'print_failed_list',
+           'write_failed_list']

@@ -30,7 +30,8 @@ class CLIPCAMModel(BaseModel):
     attention of the last ``num_attn_layers`` blocks; CAMs resized to the original image size;
     then the seeder turns them into a seed and a confidence map. Each returned data sample holds
     ``pred_sem_seg`` (the seed), ``seed_confidence`` and ``cams`` (K, H, W) with their class ids
-    in the metainfo ``cam_class_ids``.
+    in the metainfo ``cam_class_ids``. Samples the loader marked ``load_error`` are returned
+    untouched.
 
     Args:
         clip: arguments of :func:`wsss.models.clip.build_clip` (name, pretrained, model_cfg, ...).
@@ -44,6 +45,10 @@ class CLIPCAMModel(BaseModel):
         sinkhorn_iters: Sinkhorn rounds of CAA.
         box_threshold: CAA box threshold (0.4 VOC, 0.7 COCO).
         seeder: a SEEDERS config; default argmax with background power 1.
+        defer_seeding: leave the seeder to the writer: each returned sample holds its float32
+            ``cams`` and the ``seeder`` instead of a seed, and :class:`SeedWriter` runs the
+            seeder in its pool of CPU workers, off the model's path (tools/generate_seeds.py
+            sets it).
         fp16_pos_embed, reference_boxes: reproduce the reference code's rounding and box quirks,
             for parity checks only.
     """
@@ -53,8 +58,9 @@ class CLIPCAMModel(BaseModel):
                  background_words: Optional[Sequence[str]] = None,
                  template: str = CLIP_ES_TEMPLATE, num_attn_layers: int = 8, caa: bool = True,
                  sinkhorn_iters: int = 3, box_threshold: float = 0.4,
-                 seeder: Optional[Dict] = None, fp16_pos_embed: bool = False,
-                 reference_boxes: bool = False, data_preprocessor: Optional[Dict] = None) -> None:
+                 seeder: Optional[Dict] = None, defer_seeding: bool = False,
+                 fp16_pos_embed: bool = False, reference_boxes: bool = False,
+                 data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if dataset is not None:
             names = DATASET_CLASSES[dataset]
@@ -73,6 +79,8 @@ class CLIPCAMModel(BaseModel):
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.reference_boxes = box_threshold, reference_boxes
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
+        self.defer_seeding = defer_seeding
+        self._text_cache: Optional[tuple] = None  # (key, text features): predict_text_features
         mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
             self.clip.visual, 'image_std', None)
         self.register_buffer('mean', torch.tensor(mean or open_clip.OPENAI_DATASET_MEAN)
@@ -110,21 +118,37 @@ class CLIPCAMModel(BaseModel):
             cams = caa_refine(cams, affinity, self.box_threshold, self.reference_boxes)
         return cams.detach()
 
+    def predict_text_features(self) -> torch.Tensor:
+        """:meth:`text_features` without a graph, computed again only when a learnable weight
+        (FMA's prompt contexts) changed since the last call: learned prompts pass the whole
+        text encoder, which on a CPU costs more than a batch's image forwards."""
+        key = (self.mean.device, *((id(p), p._version) for p in self.parameters()
+                                   if p.requires_grad))
+        if self._text_cache is None or self._text_cache[0] != key:
+            with torch.no_grad():
+                self._text_cache = (key, self.text_features())
+        return self._text_cache[1]
+
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
-        with torch.no_grad():
-            text = self.text_features()
+        text = self.predict_text_features()
         for image, sample in zip(inputs, data_samples):
+            if 'load_error' in sample.metainfo:  # an image the loader could not decode
+                continue
             labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
                                      device=self.mean.device)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
             cams = self.image_cams(image, labels, text)
             cams = resize_cams(cams, sample.metainfo['ori_shape']).clamp_(0, 1)
+            sample.set_metainfo(dict(cam_class_ids=class_ids))
+            if self.defer_seeding:
+                sample.cams = PixelData(data=cams.cpu())
+                sample.seeder = self.seeder
+                continue
             seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
             sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
             sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
             sample.cams = PixelData(data=cams.half().cpu())
-            sample.set_metainfo(dict(cam_class_ids=class_ids))
         return data_samples
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
