@@ -147,7 +147,8 @@ def test_killed_seed_run_resumes_to_identical_seeds(reference, mini_voc, tmp_pat
     (tmp_path / 'slow.py').write_text(
         f"_base_ = ['{osp.join(ROOT, TINY)}']\n"
         "custom_imports = dict(imports=['slow_seeder'])\n"
-        "model = dict(seeder=dict(_delete_=True, type='SlowSeeder'))\n")
+        "model = dict(seeder=dict(_delete_=True, type='SlowSeeder'))\n"
+        "test_evaluator = dict(workers=2)\n")
     cmd = [sys.executable, 'tools/generate_seeds.py', str(tmp_path / 'slow.py'), '--work-dir',
            work, *options(mini_voc)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))

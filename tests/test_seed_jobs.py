@@ -19,7 +19,7 @@ from pycocotools import mask as mask_utils
 from wsss.datasets import ImageFolderDataset, ImageLoadError, VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.datasets.transforms import LoadImage, jpeg_truncated
-from wsss.evaluation import SeedWriter, load_cams
+from wsss.evaluation import SAMMaskWriter, SeedWriter, load_cams
 from wsss.models.sam.store import mask_path, save_masks
 from wsss.registry import MODELS
 from wsss.utils.workers import BoundedPool
@@ -107,6 +107,22 @@ def test_bounded_pool_keeps_order_and_bounds_the_queue():
     inline = BoundedPool(workers=0)
     inline.submit(pow, 3, 2)
     assert inline.finished() == [9] and inline._executor is None
+
+
+def test_default_workers_are_the_cores_the_model_leaves_free(monkeypatch):
+    from wsss.utils import workers
+    monkeypatch.setattr(workers, 'cores_per_rank', lambda: 16)
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert BoundedPool().workers == 14
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 16)
+    assert BoundedPool().workers == 0  # a CPU model on every core: the tasks run inline
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert BoundedPool().workers == 16
+    monkeypatch.undo()
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(16)), raising=False)
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
+    assert workers.cores_per_rank() == 4
 
 
 def write_sam_masks(dataset, mask_dir: str) -> None:
@@ -204,6 +220,28 @@ def test_seed_job_with_an_undecodable_image_writes_the_others_and_lists_it(
                          *options(root)) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f'error: cannot decode image {bad} (--strict stops at the first bad image)')
+
+
+def test_sam_mask_writer_lists_undecodable_images_and_writes_the_others(tmp_path):
+    mask = np.zeros((4, 6), np.uint8)
+    mask[1:3, 2:5] = 1
+    record = dict(segmentation=mask_utils.encode(np.asfortranarray(mask)), level=2,
+                  predicted_iou=0.9, stability_score=0.95, area=6, bbox=[2.0, 1.0, 3.0, 2.0])
+    failed_file = str(tmp_path / 'failed.json')
+    writer = SAMMaskWriter(mask_dir=str(tmp_path / 'masks'), failed_file=failed_file)
+    writer.process(None, [dict(img_name='good', img_path='good.jpg', ori_shape=(4, 6),
+                               sam_masks=[record]),
+                          dict(img_name='bad', img_path='bad.jpg', load_error='cannot decode')])
+    assert writer.evaluate(2) == {'sam_masks/written': 1, 'sam_masks/failed': 1}
+    assert os.listdir(tmp_path / 'masks') == ['good.json']
+    assert json.load(open(failed_file)) == [dict(file='bad.jpg', reason='cannot decode')]
+    writer.process(None, [dict(img_name='bad', img_path='bad.jpg', ori_shape=(4, 6),
+                               sam_masks=[record])])  # a rerun after the image was fixed
+    assert writer.evaluate(1) == {'sam_masks/written': 1, 'sam_masks/failed': 0}
+    assert not osp.exists(failed_file)
+    strict = SAMMaskWriter(mask_dir=str(tmp_path / 'masks'), strict=True)
+    with pytest.raises(ImageLoadError, match='cannot decode .--strict stops at the first'):
+        strict.process(None, [dict(img_name='bad', img_path='bad.jpg', load_error='cannot decode')])
 
 
 @pytest.mark.parametrize('mistake', ['config', 'checkpoint', 'data'])

@@ -44,8 +44,9 @@ class SeedWriter(BaseMetric):
     ``strict`` the first one stops the run.
 
     Args:
-        workers: post-processing processes; None: the cores this rank may use
-            (:func:`wsss.utils.workers.cores_per_rank`).
+        workers: post-processing processes; None: the cores this rank may use that the model
+            leaves free (:func:`wsss.utils.workers.spare_cores`): all of them beside a GPU;
+            on a CPU-only machine those beyond torch's threads.
     """
 
     default_prefix = 'seeds'
@@ -60,6 +61,7 @@ class SeedWriter(BaseMetric):
         self.save_confidence = save_confidence
         self.failed_file, self.strict = failed_file, strict
         self.pool = BoundedPool(workers)
+        self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
         # wait in this process (blocked on a full pool, or at the end)
         self.seconds = dict(seeder=0.0, write=0.0, wait=0.0)

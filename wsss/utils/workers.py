@@ -21,6 +21,16 @@ def cores_per_rank() -> int:
     return max(1, (cores or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
 
 
+def spare_cores() -> int:
+    """The cores of this rank (:func:`cores_per_rank`) that the model's process leaves free:
+    all of them where a GPU runs the model, else those beyond torch's threads (a model on the
+    CPU keeps its threads busy, and a worker beside them only slows it down)."""
+    cores = cores_per_rank()
+    if not torch.cuda.is_available():
+        cores -= torch.get_num_threads()
+    return max(0, cores)
+
+
 def single_thread_worker() -> None:
     """Initializer of forked CPU workers.
 
@@ -35,21 +45,37 @@ def single_thread_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def background_worker() -> None:
+    """Initializer of :class:`BoundedPool`'s workers: :func:`single_thread_worker`, scheduled to
+    run only on otherwise idle cores (Linux ``SCHED_IDLE``; elsewhere the lowest priority).
+    Where the model's process keeps every core busy (a model on the CPU), they take only what
+    it leaves, instead of preempting one of its threads, which stalls all the others at the
+    next barrier of a parallel matrix product; when the pool is full the model waits, and the
+    workers have every core."""
+    single_thread_worker()
+    if hasattr(os, 'SCHED_IDLE'):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(19)
+
+
 class BoundedPool:
-    """Runs ``fn(*args)`` in ``workers`` forked processes, with at most ``max_pending`` tasks
-    submitted but unfinished: :meth:`submit` blocks while that many are, so memory stays flat
-    however far the producer runs ahead. ``workers=0`` runs each task at once, in this process.
+    """Runs ``fn(*args)`` in ``workers`` forked low-priority processes
+    (:func:`background_worker`), with at most ``max_pending`` tasks submitted but unfinished:
+    :meth:`submit` blocks while that many are, so memory stays flat however far the producer
+    runs ahead. ``workers=0`` runs each task at once, in this process.
 
     Results come back in submission order (:meth:`finished`, :meth:`close`); a task's exception
     is raised there, after which the pool is shut down.
 
     Args:
-        workers: processes; None: :func:`cores_per_rank`.
+        workers: processes; None: :func:`spare_cores` (0 where the model's threads take every
+            core: the tasks then run in this process).
         max_pending: default ``2 * workers`` (each worker busy and one task queued behind it).
     """
 
     def __init__(self, workers: Optional[int] = None, max_pending: Optional[int] = None) -> None:
-        self.workers = cores_per_rank() if workers is None else workers
+        self.workers = spare_cores() if workers is None else workers
         if self.workers < 0:
             raise ValueError(f'workers must be >= 0, got {workers}')
         self.max_pending = max_pending or 2 * max(self.workers, 1)
@@ -57,25 +83,34 @@ class BoundedPool:
         self._pending: Deque[Future] = deque()
         self._done: List[Any] = []
 
-    def _start(self) -> ProcessPoolExecutor:
-        # fork: the workers start at once with the parent's modules; gc.freeze keeps the child's
-        # garbage collector off the parent's objects, which would otherwise copy their pages
+    def start(self) -> None:
+        """Fork the workers now (else at the first :meth:`submit`).
+
+        Forked workers start at once with the parent's modules, and share its pages until
+        either writes them; a page the parent rewrites afterwards is copied, the old one kept
+        alive by the workers. So start them early, before a model allocates its working memory:
+        then they share its weights and hold nothing more. The parent's free heap is given back
+        to the system first (glibc ``malloc_trim``), and ``gc.freeze`` keeps the workers'
+        garbage collector off the parent's objects, whose pages it would otherwise copy.
+        """
+        if self.workers == 0 or self._executor is not None:
+            return
         gc.collect()
+        if sys.platform.startswith('linux'):
+            ctypes.CDLL(None).malloc_trim(0)
         gc.freeze()
         try:
-            executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context('fork'),
-                                           initializer=single_thread_worker)
-            executor.submit(int).result()  # forks every worker now, while the heap is frozen
+            self._executor = ProcessPoolExecutor(
+                self.workers, multiprocessing.get_context('fork'), initializer=background_worker)
+            self._executor.submit(int).result()  # forks the workers now, while the heap is frozen
         finally:
             gc.unfreeze()
-        return executor
 
     def submit(self, fn: Callable, *args) -> None:
         if self.workers == 0:
             self._done.append(fn(*args))
             return
-        if self._executor is None:
-            self._executor = self._start()
+        self.start()
         while len(self._pending) >= self.max_pending:
             wait(self._pending, return_when=FIRST_COMPLETED)
             self._collect()
