@@ -112,11 +112,48 @@ def test_seed_run_writes_seeds_cams_and_pictures(reference, mini_voc):
     assert len(os.listdir(osp.join(reference, 'seeds'))) == 24  # seed + confidence per image
 
 
+SLOW_SEEDER = """
+import time
+from wsss.models.seeders import ArgmaxSeeder
+from wsss.registry import SEEDERS
+
+
+@SEEDERS.register_module()
+class SlowSeeder(ArgmaxSeeder):
+    def __call__(self, *args):
+        time.sleep(0.5)
+        return super().__call__(*args)
+"""
+
+
+def job_processes(work: str) -> list:
+    """Processes (the job and its workers) whose command line names ``work``."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if work.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
 def test_killed_seed_run_resumes_to_identical_seeds(reference, mini_voc, tmp_path):
+    """Killed while the writer's pool holds unfinished images (its seeder is slow, the model
+    fast), the job leaves no worker behind; the rerun writes the rest, each image once."""
     work = str(tmp_path / 'killed')
     seed_dir = osp.join(work, 'seeds')
-    cmd = [sys.executable, 'tools/generate_seeds.py', TINY, '--work-dir', work, *options(mini_voc)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tmp_path / 'slow_seeder.py').write_text(SLOW_SEEDER)
+    (tmp_path / 'slow.py').write_text(
+        f"_base_ = ['{osp.join(ROOT, TINY)}']\n"
+        "custom_imports = dict(imports=['slow_seeder'])\n"
+        "model = dict(seeder=dict(_delete_=True, type='SlowSeeder'))\n"
+        "test_evaluator = dict(workers=2)\n")
+    cmd = [sys.executable, 'tools/generate_seeds.py', str(tmp_path / 'slow.py'), '--work-dir',
+           work, *options(mini_voc)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if osp.isdir(seed_dir) and len([f for f in os.listdir(seed_dir)
@@ -126,6 +163,8 @@ def test_killed_seed_run_resumes_to_identical_seeds(reference, mini_voc, tmp_pat
         time.sleep(0.05)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+    time.sleep(0.5)
+    assert job_processes(work) == [], 'workers outlived the killed job'
     done = {f for f in os.listdir(seed_dir) if not f.endswith('_conf.png')}
     assert 0 < len(done) < 12
 

@@ -1,13 +1,17 @@
 """Generate seeds (pseudo masks) for a dataset split with a stage-one config.
 
     python tools/generate_seeds.py CONFIG [--checkpoint CKPT] [--seed-dir DIR] [--save-cams DIR]
-                                   [--show-dir DIR] [--no-eval]
+                                   [--show-dir DIR] [--no-eval] [--strict]
     bash tools/dist_seeds.sh CONFIG GPUS [...]          # one process per GPU
 
 Seeds go to --seed-dir (default work_dirs/<config>/seeds): <img_name>.png and <img_name>_conf.png.
 Images whose seed exists are skipped, so a killed run continues where it stopped. --save-cams also
 keeps each image's refined CAMs (<img_name>.npz) for tools/eval_seeds.py's background search.
-At the end the whole split's seeds are evaluated against its GT, where it has one.
+The seeder (dense CRF, SAMS), PNG encoding and CAM saving run in a pool of CPU workers beside the
+model (test_evaluator.workers, default the cores of each rank). An image that cannot be decoded
+does not stop the run: the others are written, the bad ones listed in <work_dir>/failed.json and
+on the console, and the exit code is 1 (--strict stops at the first). At the end the whole
+split's seeds are evaluated against its GT, where it has one.
 """
 import argparse
 import os.path as osp
@@ -15,9 +19,9 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, load_config
-from wsss.evaluation import evaluate_dataset_seeds, format_table
-from wsss.registry import DATASETS
+from wsss.apis import add_common_args, check_inputs, exit_on_user_error, load_config
+from wsss.evaluation import evaluate_dataset_seeds, format_table, print_failed_list
+from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
 
 
@@ -30,31 +34,43 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--save-cams', metavar='DIR', help='also save refined CAMs here')
     parser.add_argument('--show-dir', help='write CAM heatmaps and seed overlays here')
     parser.add_argument('--no-eval', action='store_true', help='skip the final evaluation')
+    parser.add_argument('--strict', action='store_true',
+                        help='stop at the first image that cannot be decoded')
     return add_common_args(parser).parse_args()
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
     register_all_modules()
     cfg = load_config(args.config, args)
     seed_dir = args.seed_dir or osp.join(cfg.work_dir, 'seeds')
+    failed_file = osp.join(cfg.work_dir, 'failed.json')
     cfg.test_dataloader.sampler.update(seed_dir=seed_dir, cam_dir=args.save_cams)
-    cfg.test_evaluator.update(seed_dir=seed_dir, cam_dir=args.save_cams, show_dir=args.show_dir)
+    cfg.test_evaluator.update(seed_dir=seed_dir, cam_dir=args.save_cams, show_dir=args.show_dir,
+                              failed_file=failed_file, strict=args.strict)
+    if getattr(MODELS.get(cfg.model.type), 'can_defer_seeding', False):
+        cfg.model.defer_seeding = True  # the writer's workers run the seeder
     if args.checkpoint:
         cfg.load_from = args.checkpoint
+    check_inputs(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    if metrics.get('seeds/failed'):
+        if is_main_process():
+            print_failed_list(failed_file)
+        return 1
     if args.no_eval or not is_main_process():
-        return
+        return 0
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[]))
     try:
         stats = evaluate_dataset_seeds(dataset, seed_dir)
     except ValueError as e:
         print(f'seeds are in {seed_dir}; not evaluated: {e}')
-        return
+        return 0
     print(f'\nseeds in {seed_dir} ({len(dataset)} images):')
     print(format_table(stats, dataset.metainfo['classes']))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

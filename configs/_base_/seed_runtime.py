@@ -8,14 +8,19 @@ default_hooks = dict(timer=dict(type='IterTimerHook'),
                      logger=dict(type='LoggerHook', interval=100))
 custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]
 stage_one_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImage', record_errors=True),  # a bad image is listed in failed.json, skipped
     dict(type='ResizeToMultiple', divisor=16),  # bicubic, each side a multiple of the ViT patch
     dict(type='PackWSSSInputs'),
 ]
 test_dataloader = dict(
     batch_size=4,  # images keep their own sizes: the model runs them one by one
-    num_workers=4,
+    # decoding and resizing are light next to the model; each worker holds its own memory
+    # (raise it where a GPU runs the model faster than two workers load)
+    num_workers=2,
     persistent_workers=False,
     sampler=dict(type='PendingSeedSampler'),  # skips finished images, shards over ranks
     dataset=dict(pipeline=stage_one_pipeline))
-test_evaluator = dict(type='SeedWriter')
+# the seeder, PNG encoding and CAM saving run in this many CPU processes beside the model
+# (None: the cores of each rank the model leaves free, all of them beside a GPU; 0: in the
+# model's process)
+test_evaluator = dict(type='SeedWriter', workers=None)

@@ -3,11 +3,17 @@ import argparse
 import logging
 import os
 import os.path as osp
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+from ..datasets.transforms import ImageLoadError
+
+# a user's mistake, not a bug: a missing config, checkpoint, data folder or extra, a bad image
+USER_ERRORS = (FileNotFoundError, ImageLoadError, ImportError)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -94,3 +100,37 @@ def enable_amp(cfg: Config) -> None:
         raise ValueError(f'--amp needs optim_wrapper.type=OptimWrapper, the config has {wrapper}')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def exit_on_user_error(main: Callable[[], Optional[int]]) -> None:
+    """Run a tool's ``main`` and exit with its code; a user's mistake (:data:`USER_ERRORS`) is
+    one line on stderr, naming the thing and the setting, and exit code 1, not a traceback."""
+    try:
+        code = main()
+    except USER_ERRORS as e:
+        print(f'error: {e}', file=sys.stderr)
+        code = 1
+    sys.exit(code or 0)
+
+
+def check_inputs(cfg: Config, dataset_key: str = 'test_dataloader.dataset') -> None:
+    """Fail before anything is built, in one line naming the setting, when the checkpoint
+    (``load_from``) or the data folder of the dataset at ``dataset_key`` (its ``data_root``, or
+    the ``img_dir`` of an image folder; wrapped datasets are followed) does not exist."""
+    load_from = cfg.get('load_from')
+    if load_from and '://' not in load_from and not osp.isfile(load_from):
+        raise FileNotFoundError(f'checkpoint {load_from} not found: set load_from (--checkpoint)')
+    dataset = cfg
+    for part in dataset_key.split('.'):
+        dataset = dataset[part]
+    while 'dataset' in dataset and 'data_root' not in dataset:
+        dataset, dataset_key = dataset['dataset'], dataset_key + '.dataset'
+    root = dataset.get('data_root')
+    if root and not osp.isdir(root):
+        raise FileNotFoundError(f'data folder {root} not found: set {dataset_key}.data_root '
+                                f'(--cfg-options {dataset_key}.data_root=PATH)')
+    img_dir = dataset.get('img_dir')
+    if img_dir and dataset.get('type') == 'ImageFolderDataset' and \
+            not osp.isdir(osp.join(root or '', img_dir)):
+        raise FileNotFoundError(f'image folder {osp.join(root or "", img_dir)} not found: set '
+                                f'{dataset_key}.img_dir')

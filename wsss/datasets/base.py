@@ -41,7 +41,8 @@ class WSSSDataset(BaseSegDataset):
         """The image names of ``ann_file``, one per line, with an error naming a missing file."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'split list {self.ann_file} not found')
-        return [n.strip() for n in mmengine.list_from_file(self.ann_file) if n.strip()]
+        names = mmengine.list_from_file(self.ann_file, encoding='utf-8-sig')  # BOM or not
+        return [n.strip() for n in names if n.strip()]
 
 
 def labels_from_masks(paths: Sequence[str], num_classes: int) -> List[List[int]]:

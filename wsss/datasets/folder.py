@@ -43,7 +43,8 @@ class ImageFolderDataset(WSSSDataset):
         index = class_index(self.metainfo['classes'])
         img_dir, seg_dir = self.data_prefix['img_path'], self.data_prefix.get('seg_map_path')
         data_list, seen = [], set()
-        with open(self.ann_file, newline='') as f:
+        # utf-8-sig: spreadsheet programs save CSVs with a byte-order mark
+        with open(self.ann_file, newline='', encoding='utf-8-sig') as f:
             for lineno, row in enumerate(csv.reader(f), start=1):
                 row = [c.strip() for c in row]
                 if not row or not row[0] or row[0].startswith('#'):

@@ -10,17 +10,59 @@ from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 from ..registry import TRANSFORMS
 from .seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
 
-JPEG_EOI = b'\xff\xd9'
+JPEG_SOI = b'\xff\xd8'
 
 
 class ImageLoadError(OSError):
     """An image that cannot be decoded, or is truncated; the message names the file."""
 
 
+def jpeg_truncated(data: bytes) -> bool:
+    """Whether a JPEG stream ends before its end-of-image marker (EOI).
+
+    Walks the marker segments from the start: length-prefixed segments are skipped whole (so the
+    EOI of an EXIF thumbnail does not count), the entropy-coded data after each start-of-scan up
+    to the next marker that is neither a stuffed 0xFF00 nor a restart marker. Bytes after the
+    EOI are allowed: phones append a video to "motion photos", some cameras a trailer. A stream
+    whose structure cannot be followed is not called truncated; the decoder judges it.
+    """
+    pos, n = 2, len(data)
+    while True:
+        if pos + 1 >= n:
+            return True
+        if data[pos] != 0xFF:
+            return False  # not a marker where one should be: leave it to the decoder
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        pos += 2
+        if marker == 0xD9:  # EOI
+            return False
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):  # markers without a length
+            continue
+        if pos + 2 > n:
+            return True
+        pos += int.from_bytes(data[pos:pos + 2], 'big')
+        if marker != 0xDA:  # not start-of-scan
+            continue
+        while True:  # entropy-coded data: up to the next real marker
+            pos = data.find(b'\xff', pos)
+            if pos < 0 or pos + 1 >= n:
+                return True
+            following = data[pos + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7:
+                pos += 2
+            elif following == 0xFF:
+                pos += 1
+            else:
+                break
+
+
 def read_image_bytes(path: str, data: bytes, color_type: str = 'color',
                      backend: str = 'cv2') -> np.ndarray:
     """Decode an image, refusing truncated JPEGs (which OpenCV decodes silently, grey-filled)."""
-    if path.lower().endswith(('.jpg', '.jpeg')) and JPEG_EOI not in data[-64:]:
+    if data[:2] == JPEG_SOI and jpeg_truncated(data):
         raise ImageLoadError(f'image {path} is truncated (no JPEG end marker)')
     try:
         img = mmcv.imfrombytes(data, flag=color_type, backend=backend)
@@ -34,7 +76,16 @@ def read_image_bytes(path: str, data: bytes, color_type: str = 'color',
 @TRANSFORMS.register_module()
 class LoadImage(LoadImageFromFile):
     """mmcv's LoadImageFromFile (BGR) with errors that name the file and a check for truncated
-    JPEGs. With ``ignore_empty=True`` a bad image gives None (the dataset draws another)."""
+    JPEGs. With ``ignore_empty=True`` a bad image gives None (the dataset draws another).
+
+    ``record_errors=True`` (seed and SAM-mask jobs) keeps a long job going instead: a bad image
+    gives an empty (0, 0, 3) image and ``load_error`` (the message), which the later transforms
+    pass through, the models skip and the writers list in ``failed.json``.
+    """
+
+    def __init__(self, *args, record_errors: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.record_errors = record_errors
 
     def transform(self, results: dict) -> Optional[dict]:
         path = results['img_path']
@@ -44,9 +95,13 @@ class LoadImage(LoadImageFromFile):
             except OSError as e:
                 raise ImageLoadError(f'cannot read image {path}: {e}') from e
             img = read_image_bytes(path, data, self.color_type, self.imdecode_backend)
-        except ImageLoadError:
+        except ImageLoadError as e:
             if self.ignore_empty:
                 return None
+            if self.record_errors:
+                results.update(img=np.zeros((0, 0, 3), np.uint8), img_shape=(0, 0),
+                               ori_shape=(0, 0), load_error=str(e))
+                return results
             raise
         if self.to_float32:
             img = img.astype(np.float32)
@@ -95,12 +150,14 @@ class LoadLabelMap(LoadAnnotations):
 
 @TRANSFORMS.register_module()
 class PackWSSSInputs(PackSegInputs):
-    """mmseg's PackSegInputs that also carries ``img_name`` and the image-level labels
-    ``img_labels`` (multi-hot over 1..C) in the data sample's metainfo."""
+    """mmseg's PackSegInputs that also carries ``img_name``, the image-level labels
+    ``img_labels`` (multi-hot over 1..C) and ``LoadImage``'s ``load_error`` in the data sample's
+    metainfo."""
 
     def __init__(self, meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
                                   'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                                  'reduce_zero_label', 'img_name', 'img_labels')) -> None:
+                                  'reduce_zero_label', 'img_name', 'img_labels',
+                                  'load_error')) -> None:
         super().__init__(meta_keys=meta_keys)
 
 
@@ -116,6 +173,8 @@ class ResizeToMultiple:
         self.interpolation, self.backend = interpolation, backend
 
     def __call__(self, results: dict) -> dict:
+        if 'load_error' in results:  # nothing to resize
+            return results
         h, w = results['img'].shape[:2]
         size = (int(np.ceil(w * self.scale / self.divisor)) * self.divisor,
                 int(np.ceil(h * self.scale / self.divisor)) * self.divisor)

@@ -15,13 +15,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Ty
 
 import mmengine
 import numpy as np
-import torch
 from prettytable import PrettyTable
 
 from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
 from ..models.cam import cams_to_seed
 from ..models.sam.store import decode_masks, load_masks, mask_path
 from ..models.seeders.sams import sams_seed
+from ..utils.workers import single_thread_worker
 
 Sample = Tuple[str, str]  # (img_name, seg_map_path)
 T = TypeVar('T')
@@ -235,12 +235,6 @@ def _power_stats(chunk: List[Sample], cam_dir: str, num_classes: int,
     return stats
 
 
-def _single_thread() -> None:
-    # N processes with a torch thread pool each would oversubscribe the CPUs; one thread also
-    # keeps a forked child out of the OpenMP pool it inherited from the parent.
-    torch.set_num_threads(1)
-
-
 def _map_chunks(task: Callable[[List[Sample]], T], samples: Sequence[Sample],
                 nproc: int) -> Iterator[T]:
     """``task`` over chunks of ``samples``, here (one image a chunk) or in a fork pool of
@@ -253,7 +247,8 @@ def _map_chunks(task: Callable[[List[Sample]], T], samples: Sequence[Sample],
         return
     size = max(1, min(MAX_CHUNK, -(-len(samples) // (4 * nproc))))
     chunks = [list(samples[i:i + size]) for i in range(0, len(samples), size)]
-    with multiprocessing.get_context('fork').Pool(nproc, initializer=_single_thread) as pool:
+    with multiprocessing.get_context('fork').Pool(nproc,
+                                                  initializer=single_thread_worker) as pool:
         for chunk, result in zip(chunks, pool.imap(task, chunks)):
             yield result
             bar.update(len(chunk))

@@ -30,7 +30,8 @@ class CLIPCAMModel(BaseModel):
     attention of the last ``num_attn_layers`` blocks; CAMs resized to the original image size;
     then the seeder turns them into a seed and a confidence map. Each returned data sample holds
     ``pred_sem_seg`` (the seed), ``seed_confidence`` and ``cams`` (K, H, W) with their class ids
-    in the metainfo ``cam_class_ids``.
+    in the metainfo ``cam_class_ids``. Samples the loader marked ``load_error`` are returned
+    untouched.
 
     Args:
         clip: arguments of :func:`wsss.models.clip.build_clip` (name, pretrained, model_cfg, ...).
@@ -51,17 +52,23 @@ class CLIPCAMModel(BaseModel):
         raw_cam: hand the seeder the raw GradCAM (no ReLU, not normalised), CAA-refined on its own
             values with boxes from its normalised copy (FMA-WSSS's released segmentation stage);
             only for seeders that normalise scores themselves (SAMS). Default: normalised CAMs.
+        defer_seeding: leave the seeder to the writer: each returned sample holds its float32
+            ``cams`` and the ``seeder`` instead of a seed, and :class:`SeedWriter` runs the
+            seeder in its pool of CPU workers, off the model's path (tools/generate_seeds.py
+            sets it for models that can, ``can_defer_seeding``).
         fp16_pos_embed: round the resized positional embedding to fp16, as CLIP-ES's fp16 model
             does (parity checks).
     """
+
+    can_defer_seeding = True  # tools/generate_seeds.py may set defer_seeding
 
     def __init__(self, clip: Dict, dataset: Optional[str] = None,
                  class_names: Optional[Sequence[str]] = None,
                  background_words: Optional[Sequence[str]] = None,
                  template: str = CLIP_ES_TEMPLATE, num_attn_layers: int = 8, caa: bool = True,
                  sinkhorn_iters: int = 3, box_threshold: float = 0.4,
-                 seeder: Optional[Dict] = None, fp16_pos_embed: bool = False,
-                 released: bool = True, raw_cam: bool = False,
+                 seeder: Optional[Dict] = None, defer_seeding: bool = False,
+                 fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if dataset is not None:
@@ -84,6 +91,8 @@ class CLIPCAMModel(BaseModel):
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
         if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
             self.seeder.released = released
+        self.defer_seeding = defer_seeding
+        self._text_cache: Optional[tuple] = None  # (key, text features): predict_text_features
         mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
             self.clip.visual, 'image_std', None)
         self.register_buffer('mean', torch.tensor(mean or open_clip.OPENAI_DATASET_MEAN)
@@ -121,15 +130,27 @@ class CLIPCAMModel(BaseModel):
             cams = caa_refine(cams, affinity, self.box_threshold, self.released, self.raw_cam)
         return cams.detach()
 
+    def predict_text_features(self) -> torch.Tensor:
+        """:meth:`text_features` without a graph, computed again only when a learnable weight
+        (FMA's prompt contexts) changed since the last call: learned prompts pass the whole
+        text encoder, which on a CPU costs more than a batch's image forwards."""
+        key = (self.mean.device, *((id(p), p._version) for p in self.parameters()
+                                   if p.requires_grad))
+        if self._text_cache is None or self._text_cache[0] != key:
+            with torch.no_grad():
+                self._text_cache = (key, self.text_features())
+        return self._text_cache[1]
+
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
         if self.raw_cam and not getattr(self.seeder, 'takes_raw_cams', False):
             raise ValueError(f'raw_cam=True hands raw GradCAMs to the seeder, which '
                              f'{type(self.seeder).__name__} cannot score: use SAMSSeeder or set '
                              'model.raw_cam=False')
-        with torch.no_grad():
-            text = self.text_features()
+        text = self.predict_text_features()
         for image, sample in zip(inputs, data_samples):
+            if 'load_error' in sample.metainfo:  # an image the loader could not decode
+                continue
             labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
                                      device=self.mean.device)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
@@ -137,11 +158,15 @@ class CLIPCAMModel(BaseModel):
             cams = resize_cams(cams, sample.metainfo['ori_shape'])
             if not self.raw_cam:
                 cams.clamp_(0, 1)
+            sample.set_metainfo(dict(cam_class_ids=class_ids))
+            if self.defer_seeding:
+                sample.cams = PixelData(data=cams.cpu())
+                sample.seeder = self.seeder
+                continue
             seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
             sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
             sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
             sample.cams = PixelData(data=cams.half().cpu())
-            sample.set_metainfo(dict(cam_class_ids=class_ids))
         return data_samples
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):

@@ -17,6 +17,7 @@ class SAMMaskModel(BaseModel):
     Predict mode takes the images as (3, H, W) uint8 BGR tensors (``LoadImage`` ->
     ``PackWSSSInputs``) and returns their data samples with ``sam_masks``: the records of
     :class:`LevelAwareMaskGenerator` (COCO RLE, level, predicted IoU, stability score, ...).
+    Samples the loader marked ``load_error`` are returned untouched.
 
     Args:
         sam: arguments of :func:`build_sam` (model_type, checkpoint, model_cfg).
@@ -32,6 +33,8 @@ class SAMMaskModel(BaseModel):
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
         for image, sample in zip(inputs, data_samples):
+            if 'load_error' in sample.metainfo:  # an image the loader could not decode
+                continue
             rgb = image.flip(0).permute(1, 2, 0).contiguous().cpu().numpy()  # SAM wants RGB HWC
             sample.sam_masks = self.generator.generate(rgb)
         return data_samples
