@@ -60,7 +60,7 @@ def zero_shot_model(mask_dir, **kwargs):
 
 def run_stage(model, dataset, seed_dir):
     """Predict every image (as the test loop does) and write its seed and store shard."""
-    writer = MaskStoreWriter(seed_dir=seed_dir, save_confidence=True)
+    writer = MaskStoreWriter(seed_dir=seed_dir, save_confidence=True, workers=0)  # in process
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         image = torch.from_numpy(np.ascontiguousarray(

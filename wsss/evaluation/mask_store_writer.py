@@ -1,15 +1,9 @@
 """Writes a TUSS stage's seeds and its per-mask store from mmengine's test loop."""
-import os
-import os.path as osp
 from typing import Optional, Sequence
-
-import cv2
-import mmcv
 
 from ..models.tuss.mask_store import save_shard, shard_path
 from ..models.tuss.mask_store import store_dir as default_store_dir
 from ..registry import METRICS
-from ..visualization import seed_overlay
 from .seed_writer import SeedWriter
 
 
@@ -28,11 +22,3 @@ class MaskStoreWriter(SeedWriter):
         for sample in data_samples:
             save_shard(shard_path(self.store_dir, sample['img_name']), sample['mask_store'])
         super().process(data_batch, data_samples)
-
-    def _show(self, sample: dict, seed) -> None:
-        classes = self.dataset_meta['classes'] if self.dataset_meta else [
-            str(i) for i in range(256)]
-        base = osp.join(self.show_dir, sample['img_name'])
-        os.makedirs(osp.dirname(base), exist_ok=True)
-        cv2.imwrite(base + '_seed.png', seed_overlay(mmcv.imread(sample['img_path']), seed,
-                                                     classes))

@@ -15,6 +15,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Ty
 
 import mmengine
 import numpy as np
+import torch
 from prettytable import PrettyTable
 
 from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path

@@ -107,8 +107,9 @@ class SeedWriter(BaseMetric):
 def _task(sample: dict) -> dict:
     """What a worker needs of a data sample (as ``Evaluator.process`` hands it: a dict), in
     plain arrays: pickled to the worker, they cost no shared-memory handles."""
-    task = dict(metainfo={k: v for k, v in sample.items() if k not in DATA_FIELDS},
-                cams=sample['cams']['data'].cpu().numpy(), seeder=sample.get('seeder'))
+    cams = sample['cams']['data'].cpu().numpy() if 'cams' in sample else None  # TUSS: none
+    task = dict(metainfo={k: v for k, v in sample.items() if k not in DATA_FIELDS}, cams=cams,
+                seeder=sample.get('seeder'))
     if 'pred_sem_seg' in sample:
         task['seed'] = sample['pred_sem_seg']['data'][0].cpu().numpy()
         task['confidence'] = sample['seed_confidence']['data'][0].cpu().numpy()
@@ -120,7 +121,7 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
     last. Returns the image name and the seconds of the seeder and of the writes."""
     start = time.perf_counter()
     meta = task['metainfo']
-    name, class_ids = meta['img_name'], meta['cam_class_ids']
+    name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
     else:
@@ -137,14 +138,16 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
     return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded)
 
 
-def show(base: str, img_path: str, cams: np.ndarray, class_ids: Sequence[int], seed: np.ndarray,
+def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequence[int], seed: np.ndarray,
          classes: Sequence[str], points: Optional[np.ndarray] = None) -> None:
-    """``<base>_cams.png`` (a heatmap per CAM, with its click ``points`` when given) and
-    ``<base>_seed.png`` (the seed over the image)."""
+    """``<base>_cams.png`` (a heatmap per CAM, with its click ``points`` when given; none
+    without ``cams``) and ``<base>_seed.png`` (the seed over the image)."""
     image = mmcv.imread(img_path)
     os.makedirs(osp.dirname(base), exist_ok=True)
-    cv2.imwrite(base + '_cams.png', cam_heatmaps(image, np.asarray(cams, np.float32),
-                                                 [classes[c] for c in class_ids], points=points))
+    if cams is not None:
+        cv2.imwrite(base + '_cams.png', cam_heatmaps(image, np.asarray(cams, np.float32),
+                                                     [classes[c] for c in class_ids],
+                                                     points=points))
     cv2.imwrite(base + '_seed.png', seed_overlay(image, seed, classes))
 
 

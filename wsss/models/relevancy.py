@@ -209,6 +209,8 @@ class CLIPRelevancyModel(CLIPCAMModel):
         seeder: a SEEDERS config with a ``clicks`` method (``RelevancySeeder``).
     """
 
+    can_defer_seeding = False  # the seeder runs SAM on the model's device, in this process
+
     def __init__(self, clip: Dict, seeder: Dict, dataset: Optional[str] = None,
                  class_names: Optional[Sequence[str]] = None,
                  templates: Sequence[str] = VILD_TEMPLATES, start_block: int = -1,
