@@ -58,16 +58,9 @@ class CLIPAttentionEncoder(CLIPDenseEncoder):
     def forward(self, images: torch.Tensor) -> AttentionOutput:
         """``images``: (B, 3, s, s') CLIP-normalised, sides multiples of the patch size."""
         visual = self.visual
-        (B, _, H, W), (ph, pw) = images.shape, self.patch_size
-        if H % ph or W % pw:
-            raise ValueError(f'input size {H}x{W} is not a multiple of the patch size {ph}x{pw}')
-        grid = (H // ph, W // pw)
         blocks = visual.transformer.resblocks
         with torch.no_grad():
-            x = visual.conv1(images.to(visual.conv1.weight.dtype)).flatten(2).transpose(1, 2)
-            cls = visual.class_embedding.to(x.dtype).expand(B, 1, -1)
-            x = torch.cat([cls, x], dim=1) + self.pos_embed(grid).to(x.dtype)
-            x = visual.ln_pre(visual.patch_dropout(x))
+            x, grid = self.embed(images)
             for block in blocks[:self.start_block]:
                 x = block(x)
         # the frozen weights need no gradient: a leaf that does makes the attention differentiable

@@ -183,21 +183,31 @@ class CLIPDenseEncoder(nn.Module):
         return interpolate_pos_embed(self.visual.positional_embedding, self.visual.grid_size,
                                      grid, fp16=self.fp16_pos_embed)
 
-    def forward(self, images: torch.Tensor) -> DenseOutput:
-        """``images``: (B, 3, H, W), CLIP-normalised, H and W multiples of the patch size."""
+    def embed(self, images: torch.Tensor,
+              pos_embed: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """The tokens entering the first block, (B, 1 + h*w, width), and the patch grid (h, w):
+        patch embedding, class token, positional embedding (:meth:`pos_embed` of the grid unless
+        given), ``ln_pre``. ``images``: (B, 3, H, W), CLIP-normalised, sides multiples of the
+        patch size."""
         visual = self.visual
         (B, _, H, W), (ph, pw) = images.shape, self.patch_size
         if H % ph or W % pw:
             raise ValueError(f'input size {H}x{W} is not a multiple of the patch size {ph}x{pw}')
         grid = (H // ph, W // pw)
+        pos = self.pos_embed(grid) if pos_embed is None else pos_embed
+        x = visual.conv1(images.to(visual.conv1.weight.dtype)).flatten(2).transpose(1, 2)
+        cls = visual.class_embedding.to(x.dtype).expand(B, 1, -1)
+        x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
+        return visual.ln_pre(visual.patch_dropout(x)), grid
+
+    def forward(self, images: torch.Tensor) -> DenseOutput:
+        """``images``: (B, 3, H, W), CLIP-normalised, H and W multiples of the patch size."""
+        visual = self.visual
         blocks = visual.transformer.resblocks
         first_attn = len(blocks) - self.num_attn_layers
         attn = []
         with torch.no_grad():
-            x = visual.conv1(images.to(visual.conv1.weight.dtype)).flatten(2).transpose(1, 2)
-            cls = visual.class_embedding.to(x.dtype).expand(B, 1, -1)
-            x = torch.cat([cls, x], dim=1) + self.pos_embed(grid).to(x.dtype)
-            x = visual.ln_pre(visual.patch_dropout(x))
+            x, grid = self.embed(images)
             for i, block in enumerate(blocks[:-1]):
                 if i >= first_attn:
                     x, weights = _block_with_attn(block, x)
@@ -309,15 +319,10 @@ def dba_dense_features(encoder: CLIPDenseEncoder, images: torch.Tensor,
         (B, D, h, w) features on the patch grid.
     """
     visual = encoder.visual
-    (B, _, H, W), (ph, pw) = images.shape, encoder.patch_size
-    if H % ph or W % pw:
-        raise ValueError(f'input size {H}x{W} is not a multiple of the patch size {ph}x{pw}')
-    grid = (H // ph, W // pw)
-    x = visual.conv1(images.to(visual.conv1.weight.dtype)).flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).expand(B, 1, -1)
-    pos = interpolate_pos_embed(visual.positional_embedding, visual.grid_size, grid,
-                                mode=pos_embed_mode)
-    x = visual.ln_pre(visual.patch_dropout(torch.cat([cls, x], dim=1) + pos.to(x.dtype)))
+    (ph, pw), B = encoder.patch_size, len(images)
+    grid = (images.shape[-2] // ph, images.shape[-1] // pw)
+    x, grid = encoder.embed(images, interpolate_pos_embed(
+        visual.positional_embedding, visual.grid_size, grid, mode=pos_embed_mode))
     blocks = visual.transformer.resblocks
     for block in blocks[:-1]:
         x = block(x)
