@@ -1,9 +1,10 @@
 """Samplers that skip finished work and shard the rest over ranks, each index exactly once."""
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
+from PIL import Image
 from torch.utils.data import Sampler
 
 from ..registry import DATA_SAMPLERS
@@ -20,10 +21,15 @@ class PendingSampler(Sampler):
     each image exactly once, and a rerun after a crash redoes nothing that was finished. Every rank
     lists the pending images before any starts writing (a barrier follows); before that, they
     remove the temp files a killed run left in the output folders.
+
+    ``group_by_size`` orders the pending images by their size (height, width, read from the file
+    headers; stable, so dataset order within a size) before sharding, so that a batch holds
+    images of one size that the model can stack (``model.images_per_forward``); every rank sorts
+    the same list, so each image is still handled once.
     """
 
     def __init__(self, dataset: BaseDataset, out_files: Sequence[str],
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, group_by_size: bool = False) -> None:
         if not out_files:
             raise ValueError('PendingSampler needs the output files it waits for (out_files)')
         self.rank, self.world_size = get_dist_info()
@@ -34,6 +40,8 @@ class PendingSampler(Sampler):
             i for i, name in enumerate(names)
             if not all(osp.isfile(p.format(img_name=name)) for p in out_files)
         ]
+        if group_by_size:
+            self.pending.sort(key=lambda i: image_size(dataset.get_data_info(i)['img_path']))
         barrier()
 
     def __iter__(self) -> Iterator[int]:
@@ -49,8 +57,18 @@ class PendingSeedSampler(PendingSampler):
     CAM files ``<cam_dir>/<img_name>.npz``."""
 
     def __init__(self, dataset: BaseDataset, seed_dir: str, cam_dir: Optional[str] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, group_by_size: bool = False) -> None:
         out_files = [seed_path(seed_dir, '{img_name}')]
         if cam_dir:
             out_files.append(osp.join(cam_dir, '{img_name}.npz'))
-        super().__init__(dataset, out_files, seed)
+        super().__init__(dataset, out_files, seed, group_by_size)
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """(height, width) from an image file's header, (0, 0) when it cannot be read (the loader
+    reports such files; the size only orders the work)."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0, 0

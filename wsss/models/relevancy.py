@@ -210,6 +210,7 @@ class CLIPRelevancyModel(CLIPCAMModel):
     """
 
     can_defer_seeding = False  # the seeder runs SAM on the model's device, in this process
+    can_batch_images = False  # TTA views of one image are its batch
 
     def __init__(self, clip: Dict, seeder: Dict, dataset: Optional[str] = None,
                  class_names: Optional[Sequence[str]] = None,
@@ -256,8 +257,7 @@ class CLIPRelevancyModel(CLIPCAMModel):
         with torch.no_grad():
             text = self.text_features()
         for image, sample in zip(inputs, data_samples):
-            labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
-                                     device=self.mean.device)
+            labels = self.sample_labels(sample)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
             maps = self.image_cams(image, labels, text)
             maps = resize_cams(maps, sample.metainfo['ori_shape']).clamp_(0, 1)

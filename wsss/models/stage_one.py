@@ -1,5 +1,6 @@
 """Stage-one models: frozen CLIP -> softmax-GradCAM -> CAA -> seeds; CLIP-ES (training-free)
 and FMA-WSSS (learned prompts)."""
+from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -19,14 +20,29 @@ from .losses import crop_labels
 from .prompts import PromptLearner
 
 
+AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def same_size_groups(images: Sequence[torch.Tensor], max_size: int) -> List[List[int]]:
+    """Indices of ``images`` grouped by shape (in order of first appearance), each group cut into
+    chunks of at most ``max_size``."""
+    groups = defaultdict(list)
+    for i, image in enumerate(images):
+        groups[tuple(image.shape)].append(i)
+    return [group[start:start + max_size] for group in groups.values()
+            for start in range(0, len(group), max_size)]
+
+
 @MODELS.register_module()
 class CLIPCAMModel(BaseModel):
-    """CAMs and seeds from a frozen CLIP, one image at a time (each at its own size).
+    """CAMs and seeds from a frozen CLIP; each image at its own size.
 
     Predict mode takes the images of a batch as a list of (3, H, W) uint8 BGR tensors whose sides
     are multiples of the patch size (``ResizeToMultiple``), and the data samples with their
-    image-level labels (``img_labels``). For each image: softmax-GradCAM of all its labelled
-    classes from one forward and one batched backward; optionally CAA refinement with the
+    image-level labels (``img_labels``). Images of the same size go through the ViT together,
+    up to ``images_per_forward`` at a time (one by one by default). For each image:
+    softmax-GradCAM of all its labelled classes from one forward and one backward per class slot
+    (:func:`softmax_gradcam`); optionally CAA refinement with the
     attention of the last ``num_attn_layers`` blocks; CAMs resized to the original image size;
     then the seeder turns them into a seed and a confidence map. Each returned data sample holds
     ``pred_sem_seg`` (the seed), ``seed_confidence`` and ``cams`` (K, H, W) with their class ids
@@ -58,9 +74,19 @@ class CLIPCAMModel(BaseModel):
             sets it for models that can, ``can_defer_seeding``).
         fp16_pos_embed: round the resized positional embedding to fp16, as CLIP-ES's fp16 model
             does (parity checks).
+        images_per_forward: at most this many same-size images of a batch share one forward
+            and backward (tools/generate_seeds.py ``--batch N``, with a sampler that orders the
+            images by size). The CAMs equal the one-by-one CAMs up to float rounding (tested to
+            1e-5). 1 (default): on a CPU batching measured no faster; on a GPU it is the point.
+        autocast: None (fp32, the default), 'fp16' or 'bf16': the ViT forward under
+            ``torch.autocast`` (the GradCAM weights, CAMs and CAA stay fp32). Not the released
+            code's arithmetic: CLIP-ES runs its whole model in fp16 with fp32 layer norms, autocast
+            keeps the softmax and the norms in fp32; tools/benchmark/seed_throughput.py
+            ``--autocast`` prints the largest CAM difference against fp32.
     """
 
     can_defer_seeding = True  # tools/generate_seeds.py may set defer_seeding
+    can_batch_images = True  # tools/generate_seeds.py --batch may set images_per_forward
 
     def __init__(self, clip: Dict, dataset: Optional[str] = None,
                  class_names: Optional[Sequence[str]] = None,
@@ -69,8 +95,15 @@ class CLIPCAMModel(BaseModel):
                  sinkhorn_iters: int = 3, box_threshold: float = 0.4,
                  seeder: Optional[Dict] = None, defer_seeding: bool = False,
                  fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
+                 images_per_forward: int = 1, autocast: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
+        if autocast is not None and autocast not in AUTOCAST_DTYPES:
+            raise ValueError(f'model.autocast must be None or one of {list(AUTOCAST_DTYPES)}, '
+                             f'got {autocast!r}')
+        if int(images_per_forward) < 1:
+            raise ValueError(f'model.images_per_forward must be >= 1, got {images_per_forward}')
+        self.images_per_forward, self.autocast = int(images_per_forward), autocast
         if dataset is not None:
             names = DATASET_CLASSES[dataset]
             class_names = class_names or names[
@@ -113,22 +146,34 @@ class CLIPCAMModel(BaseModel):
         return self.text.encode_classes(self.class_names + self.background_words, self.template)
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        """(3, H, W) uint8 BGR -> (1, 3, H, W) CLIP-normalised RGB float."""
-        rgb = image.to(self.mean.device).float().flip(0)
-        return ((rgb - self.mean) / self.std)[None]
+        """(3, H, W) or (B, 3, H, W) uint8 BGR -> (1 or B, 3, H, W) CLIP-normalised RGB float."""
+        rgb = image.to(self.mean.device).float().flip(-3)
+        out = (rgb - self.mean) / self.std
+        return out if out.ndim == 4 else out[None]
 
     def image_cams(self, image: torch.Tensor, labels: torch.Tensor,
                    text: torch.Tensor) -> torch.Tensor:
-        """(K, h, w) CAMs on the patch grid of the labelled classes of one image, in [0, 1] (raw
-        with ``raw_cam``); ``text``: :meth:`text_features`."""
+        """(K, h, w) CAMs on the patch grid of the labelled classes of one (3, H, W) image, in
+        [0, 1] (raw with ``raw_cam``); ``text``: :meth:`text_features`."""
+        return self.batch_cams(image[None], labels[None], text)[0]
+
+    def batch_cams(self, images: torch.Tensor, labels: torch.Tensor,
+                   text: torch.Tensor) -> List[torch.Tensor]:
+        """:meth:`image_cams` of B same-size images (B, 3, H, W) with labels (B, C) from one
+        forward and one backward per class slot: B float32 tensors (K_b, h, w)."""
+        device = self.mean.device
+        with torch.enable_grad(), torch.autocast(
+                device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
+                enabled=self.autocast is not None):
+            out = self.encoder(self.normalize(images))
         with torch.enable_grad():
-            out = self.encoder(self.normalize(image))
-            cams, = softmax_gradcam(out.ln1, out.image_feature, text, labels[None],
-                                    self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam)
-        if self.caa and len(cams):
-            affinity = attention_affinity(out.attn, self.sinkhorn_iters)[0]
-            cams = caa_refine(cams, affinity, self.box_threshold, self.released, self.raw_cam)
-        return cams.detach()
+            cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
+                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam)
+        if self.caa:
+            affinity = attention_affinity(out.attn, self.sinkhorn_iters)
+            cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
+                    if len(c) else c for c, a in zip(cams, affinity)]
+        return [c.detach() for c in cams]
 
     def predict_text_features(self) -> torch.Tensor:
         """:meth:`text_features` without a graph, computed again only when a learnable weight
@@ -148,26 +193,36 @@ class CLIPCAMModel(BaseModel):
                              f'{type(self.seeder).__name__} cannot score: use SAMSSeeder or set '
                              'model.raw_cam=False')
         text = self.predict_text_features()
-        for image, sample in zip(inputs, data_samples):
-            if 'load_error' in sample.metainfo:  # an image the loader could not decode
-                continue
-            labels = torch.as_tensor(np.asarray(sample.metainfo['img_labels']),
-                                     device=self.mean.device)
-            class_ids = (labels.nonzero()[:, 0] + 1).tolist()
-            cams = self.image_cams(image, labels, text)
-            cams = resize_cams(cams, sample.metainfo['ori_shape'])
-            if not self.raw_cam:
-                cams.clamp_(0, 1)
-            sample.set_metainfo(dict(cam_class_ids=class_ids))
-            if self.defer_seeding:
-                sample.cams = PixelData(data=cams.cpu())
-                sample.seeder = self.seeder
-                continue
-            seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
-            sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
-            sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-            sample.cams = PixelData(data=cams.half().cpu())
+        # samples the loader marked load_error (an image it could not decode) stay untouched
+        todo = [i for i, s in enumerate(data_samples) if 'load_error' not in s.metainfo]
+        for group in same_size_groups([inputs[i] for i in todo], self.images_per_forward):
+            batch = [todo[j] for j in group]
+            labels = torch.stack([self.sample_labels(data_samples[i]) for i in batch])
+            images = torch.stack([inputs[i] for i in batch])
+            for i, cams in zip(batch, self.batch_cams(images, labels, text)):
+                self.set_seed(data_samples[i], cams)
         return data_samples
+
+    def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
+        """(C,) multi-hot image-level labels of a data sample, on the model's device."""
+        return torch.as_tensor(np.asarray(sample.metainfo['img_labels']), device=self.mean.device)
+
+    def set_seed(self, sample: SegDataSample, cams: torch.Tensor) -> None:
+        """Resize an image's (K, h, w) CAMs to its original size and store them in ``sample``
+        with the seed and its confidence (or, with ``defer_seeding``, with the seeder)."""
+        class_ids = (self.sample_labels(sample).nonzero()[:, 0] + 1).tolist()
+        cams = resize_cams(cams, sample.metainfo['ori_shape'])
+        if not self.raw_cam:
+            cams.clamp_(0, 1)
+        sample.set_metainfo(dict(cam_class_ids=class_ids))
+        if self.defer_seeding:
+            sample.cams = PixelData(data=cams.cpu())
+            sample.seeder = self.seeder
+            return
+        seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
+        sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
+        sample.cams = PixelData(data=cams.half().cpu())
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
@@ -264,23 +319,21 @@ class FMAPromptModel(CLIPCAMModel):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
-        images = torch.cat([self.normalize(image) for image in inputs])
+        images = self.normalize(torch.stack(inputs))
         text = self.prompts()
         scale = self.clip.logit_scale.exp()
         num_fg = len(self.class_names)
         if self.stage == 'cls':
             with torch.no_grad():
                 features = self.encoder(images).image_feature
-            labels = torch.stack([torch.as_tensor(np.asarray(s.metainfo['img_labels']))
-                                  for s in data_samples]).to(images.device)
+            labels = torch.stack([self.sample_labels(s) for s in data_samples])
             loss = self.loss_module(features, text[:num_fg], labels, scale)
         else:
             seeds = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(images.device)
             if self.crop_labels:
                 labels = torch.stack([crop_labels(seed, num_fg) for seed in seeds])
             else:
-                labels = torch.stack([torch.as_tensor(np.asarray(s.metainfo['img_labels']))
-                                      for s in data_samples]).to(images.device)
+                labels = torch.stack([self.sample_labels(s) for s in data_samples])
             out = self.encoder(images)
             cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
                                    raw=True, create_graph=True)
