@@ -6,7 +6,8 @@ argmax seed (``cams_to_seed``). Variants:
   loop-forward   one full encoder forward AND one backward per labelled class: the straightforward
                  baseline (CLIP-ES runs blocks 1-11 once and re-runs the last block per class)
   loop-backward  one forward, one backward per class (``gradcam_per_class_loop``)
-  batched        one forward, one batched backward for all classes (``softmax_gradcam``, wsss)
+  batched        wsss's ``softmax_gradcam``: one forward, one backward per class slot of the batch
+                 (for one image the same passes as loop-backward)
 
 A real ViT-B-16 with random weights (no download), random VOC-sized inputs, text features of the
 20 VOC prompt names + 25 background words computed once, 1/2/3 labels per image in turn. Timing:
@@ -35,7 +36,7 @@ from wsss.models.cam import (attention_affinity, caa_refine, cams_to_seed, class
 from wsss.models.clip import CLIPDenseEncoder, DenseOutput, TextEncoder, build_clip, build_tokenizer
 
 VARIANTS = {'loop-forward': 'per-class loop (fwd+bwd per class)',
-            'loop-backward': 'per-class backward (1 fwd, K bwd)', 'batched': 'batched (wsss)'}
+            'loop-backward': 'per-class backward (1 fwd, K bwd)', 'batched': 'wsss softmax_gradcam (1 fwd, a backward per class slot)'}
 Sample = Tuple[torch.Tensor, torch.Tensor]  # (1, 3, H, W) normalised image, (C,) multi-hot labels
 Setup = Tuple[CLIPDenseEncoder, torch.Tensor, torch.Tensor]  # encoder, text features, logit scale
 Output = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # GradCAMs, CAA CAMs (K, h, w), seed

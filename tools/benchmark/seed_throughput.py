@@ -15,7 +15,13 @@ labels; synthetic SAM masks for fma):
             the PNG writes, one image after another; CRF / SAMS serially after all CAMs (kept in
             memory: the released scripts save them to disk in between, which is not counted).
   wsss      what tools/generate_seeds.py runs: mmengine's test loop over the config's dataloader,
-            one batched backward, the seeder and the writes in SeedWriter's pool of CPU workers.
+            one backward per class slot, the seeder and the writes in SeedWriter's pool of CPU
+            workers; with ``--batch N`` / ``--autocast`` as generate_seeds.py's options (images
+            ordered by size, up to N of one size per forward; the ViT under torch.autocast).
+
+With ``--batch`` or ``--autocast`` the wsss runs also print the largest difference between their
+CAMs (CAA-refined, on the patch grid) and the one-by-one fp32 CAMs of the same model, over the
+first ``--batch`` images (at least 2).
 
 Per run: images/s over the whole job (from the first image asked for to the last file written;
 model building excluded), peak memory over the same span (the sum of the proportional set sizes,
@@ -31,6 +37,8 @@ noise (tests/test_seed_jobs.py checks that the pool writes the same files as the
 
     python tools/benchmark/seed_throughput.py --images 8 --repeats 2    # ~15 min on 2 cores
     python tools/benchmark/seed_throughput.py --device cuda --images 200
+    python tools/benchmark/seed_throughput.py --device cuda --images 400 --methods cam \
+        --batch 16 --autocast fp16
 """
 import argparse
 import json
@@ -41,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.config import DictAction
@@ -223,7 +231,7 @@ def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory') ->
 
 
 def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', options: dict,
-             profile: bool = False) -> float:
+             profile: bool = False, batch: int = 0, autocast: Optional[str] = None) -> float:
     """tools/generate_seeds.py's test loop, timed (and profiled, with ``profile``: the model's
     process, torch.profiler's table of operators by total CPU time); returns the job's seconds."""
     import torch
@@ -235,6 +243,11 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     cfg.test_dataloader.sampler.update(seed_dir=seed_dir)
     cfg.test_evaluator.update(seed_dir=seed_dir)
     cfg.model.defer_seeding = True
+    cfg.model.autocast = autocast
+    if batch:
+        cfg.test_dataloader.update(batch_size=batch)
+        cfg.test_dataloader.sampler.group_by_size = True
+        cfg.model.images_per_forward = batch
     cfg.merge_from_dict(options)
     cfg.default_hooks.logger.interval = 10 ** 6
     cfg.custom_hooks = []
@@ -267,12 +280,34 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     seconds = time.perf_counter() - start
     if profile:
         print(prof.key_averages().table(sort_by='cpu_time_total', row_limit=25))
+    if batch or autocast:
+        model = getattr(runner.model, 'module', runner.model)
+        watch.cam_difference = cam_difference(model, runner.test_dataloader.dataset,
+                                               max(batch, 2))
     writer = runner.test_loop.evaluator.metrics[0]
     watch.seconds['CLIP'] -= watch.seconds['CAA']  # predict's time holds CAA's
     watch.seconds['CRF/SAMS'] = writer.seconds['seeder']
     watch.seconds['write'] = writer.seconds['write']
     watch.seconds['wait'] = writer.seconds['wait']
     return seconds
+
+
+def cam_difference(model, dataset, n: int) -> float:
+    """Largest |CAM - reference CAM| over the first ``n`` images of ``dataset`` (of one size),
+    the model's settings against one image at a time in fp32."""
+    import torch
+    data = [dataset[i] for i in range(min(n, len(dataset)))]
+    images = torch.stack([d['inputs'] for d in data])
+    labels = torch.stack([model.sample_labels(d['data_samples']) for d in data])
+    text = model.predict_text_features()
+    cams = model.batch_cams(images, labels, text)
+    settings = model.autocast
+    model.autocast = None
+    try:
+        reference = [model.image_cams(image, row, text) for image, row in zip(images, labels)]
+    finally:
+        model.autocast = settings
+    return max(float((a - b).abs().max()) for a, b in zip(cams, reference) if a.numel())
 
 
 def child(args: argparse.Namespace) -> None:
@@ -283,17 +318,21 @@ def child(args: argparse.Namespace) -> None:
     watch = Stopwatch()
     seed_dir = osp.join(args.work, 'seeds')
     monitor = PeakMemory()
-    seconds = run_wsss(cfg, seed_dir, watch, monitor, args.cfg_options, args.profile) \
+    seconds = run_wsss(cfg, seed_dir, watch, monitor, args.cfg_options, args.profile,
+                       args.batch, args.autocast) \
         if args.run == 'wsss' else \
         run_baseline(cfg, seed_dir, watch, monitor)
     peak = monitor.stop()
-    print('RESULT ' + json.dumps(dict(seconds=seconds, peak_mib=peak, stages=watch.seconds)))
+    print('RESULT ' + json.dumps(dict(seconds=seconds, peak_mib=peak, stages=watch.seconds,
+                                      cam_difference=getattr(watch, 'cam_difference', None))))
 
 
 # ---------------------------------------------------------------- parent
 def run_child(args, method: str, variant: str, data: str, work: str) -> dict:
     cmd = [sys.executable, __file__, '--run', variant, '--method', method, '--data', data,
-           '--work', work, '--device', args.device] + (['--profile'] if args.profile else []) + \
+           '--work', work, '--device', args.device, '--batch', str(args.batch)] + \
+        (['--autocast', args.autocast] if args.autocast else []) + \
+        (['--profile'] if args.profile else []) + \
         (['--cfg-options', *(f'{k}={v}' for k, v in args.cfg_options.items())]
          if args.cfg_options else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -328,6 +367,11 @@ def main() -> int:
                         help="print torch.profiler's table of the wsss runs' model process")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='config overrides of the wsss runs (test_evaluator.workers=1, ...)')
+    parser.add_argument('--batch', type=int, default=0, metavar='N',
+                        help='wsss runs: up to N same-size images per forward (generate_seeds '
+                             '--batch)')
+    parser.add_argument('--autocast', choices=['fp16', 'bf16'],
+                        help='wsss runs: the ViT under torch.autocast (generate_seeds --autocast)')
     parser.add_argument('--run', choices=['baseline', 'wsss'], help=argparse.SUPPRESS)
     parser.add_argument('--method', choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument('--data', help=argparse.SUPPRESS)
@@ -341,7 +385,8 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix='seed_throughput_')
     data = make_data(osp.join(tmp, 'voc'), args.images)
     print(f'device {args.device}, torch {torch.__version__}, {os.cpu_count()} CPUs, ViT-B/16 '
-          f'(random weights), {args.images} images 500x375, {args.repeats} repeat(s)\n')
+          f'(random weights), {args.images} images 500x375, {args.repeats} repeat(s), wsss: '
+          f'batch {args.batch or 1}, autocast {args.autocast or "off (fp32)"}\n')
     header = ('| method | variant | run | images/s | peak MiB | '
               + ' | '.join(f'{s} s/img (%)' for s in STAGES) + ' | speed-up |')
     print(header + '\n' + '|---' * (header.count('|') - 1) + '|')
@@ -361,7 +406,10 @@ def main() -> int:
                       f"{args.images / res['seconds']:.3f} | {res['peak_mib']:.0f} | {stages} | "
                       f"{base / res['seconds']:.2f}x |", flush=True)
             seeds = [osp.join(tmp, f'{method}_{v}_{r}', 'seeds') for v in ('baseline', 'wsss')]
-            print(f'| | seeds: {seed_differences(*seeds)} |', flush=True)
+            cam_diff = results['wsss']['cam_difference']
+            print(f'| | seeds: {seed_differences(*seeds)}'
+                  + ('' if cam_diff is None else
+                     f'; max CAM difference to one-by-one fp32: {cam_diff:.2e}') + ' |', flush=True)
     print(f'\nfiles in {tmp}')
     return 0
 
