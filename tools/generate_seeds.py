@@ -25,7 +25,8 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, check_inputs, exit_on_user_error, load_config
+from wsss.apis import (add_common_args, check_inputs, exit_on_user_error, load_config,
+                       use_image_batches)
 from wsss.evaluation import evaluate_dataset_seeds, format_table, print_failed_list
 from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
@@ -49,15 +50,6 @@ def parse_args() -> argparse.Namespace:
     return add_common_args(parser).parse_args()
 
 
-def use_batches(cfg, size: int) -> None:
-    """Batches of ``size`` images, ordered by size so that the model stacks images of one size."""
-    if size < 1:
-        raise SystemExit(f'error: --batch must be >= 1, got {size}')
-    cfg.test_dataloader.batch_size = size
-    cfg.test_dataloader.sampler.group_by_size = True
-    cfg.model.images_per_forward = size
-
-
 def main() -> int:
     args = parse_args()
     register_all_modules()
@@ -74,7 +66,7 @@ def main() -> int:
         raise SystemExit(f'error: --batch and --autocast are for CLIP-ES / FMA-WSSS configs; '
                          f'{cfg.model.type} runs its own way: drop them')
     if args.batch:
-        use_batches(cfg, args.batch)
+        use_image_batches(cfg, args.batch)
     if args.autocast:
         cfg.model.autocast = args.autocast
     if args.checkpoint:

@@ -239,15 +239,14 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     from mmengine.runner import Runner
 
     import wsss.models.stage_one as stage_one
+    from wsss.apis import use_image_batches
     from wsss.models.stage_one import CLIPCAMModel
     cfg.test_dataloader.sampler.update(seed_dir=seed_dir)
     cfg.test_evaluator.update(seed_dir=seed_dir)
     cfg.model.defer_seeding = True
     cfg.model.autocast = autocast
     if batch:
-        cfg.test_dataloader.update(batch_size=batch)
-        cfg.test_dataloader.sampler.group_by_size = True
-        cfg.model.images_per_forward = batch
+        use_image_batches(cfg, batch)
     cfg.merge_from_dict(options)
     cfg.default_hooks.logger.interval = 10 ** 6
     cfg.custom_hooks = []

@@ -1,9 +1,9 @@
 """Plain functions that the tools and the demo call."""
 from .config import (USER_ERRORS, add_common_args, amp_needs_cuda, check_inputs, enable_amp,
-                     exit_on_user_error, load_config)
+                     exit_on_user_error, load_config, use_image_batches)
 from .inference import (StageOneResult, dataset_classes, init_stage_one, match_classes,
                         seed_image)
 
 __all__ = ['USER_ERRORS', 'add_common_args', 'amp_needs_cuda', 'check_inputs', 'enable_amp',
            'exit_on_user_error', 'load_config', 'StageOneResult', 'dataset_classes',
-           'init_stage_one', 'match_classes', 'seed_image']
+           'init_stage_one', 'match_classes', 'seed_image', 'use_image_batches']

@@ -102,6 +102,16 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def use_image_batches(cfg: Config, size: int) -> None:
+    """Seed batches of up to ``size`` images of one size: the loader's batch size, the sampler
+    ordered by image size and the model's ``images_per_forward`` (generate_seeds.py --batch)."""
+    if size < 1:
+        raise SystemExit(f'error: --batch must be >= 1, got {size}')
+    cfg.test_dataloader.batch_size = size
+    cfg.test_dataloader.sampler.group_by_size = True
+    cfg.model.images_per_forward = size
+
+
 def exit_on_user_error(main: Callable[[], Optional[int]]) -> None:
     """Run a tool's ``main`` and exit with its code; a user's mistake (:data:`USER_ERRORS`) is
     one line on stderr, naming the thing and the setting, and exit code 1, not a traceback."""

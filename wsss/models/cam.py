@@ -62,8 +62,8 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
     Backward k differentiates the k-th labelled class of every image of the batch at once (an
     image's scores depend on its own ``ln1`` rows only), so a batch of B images with at most K
     labels each takes K backward passes through the last block, not one per (image, class).
-    Plain passes beat one ``is_grads_batched`` (vmapped) pass: on a CPU the vmapped backward of
-    the last block took ~1.5x longer for K=3 and twice the working memory.
+    Plain passes rather than one ``is_grads_batched`` (vmapped) pass: on a CPU the vmapped pass
+    was no faster and took twice the working memory (README: Performance, cam_seeds.py).
 
     Args:
         ln1: (B, h*w, width) ``DenseOutput.ln1``, with its graph to ``image_feature``.

@@ -161,9 +161,8 @@ class CLIPCAMModel(BaseModel):
                    text: torch.Tensor) -> List[torch.Tensor]:
         """:meth:`image_cams` of B same-size images (B, 3, H, W) with labels (B, C) from one
         forward and one backward per class slot: B float32 tensors (K_b, h, w)."""
-        device = self.mean.device
         with torch.enable_grad(), torch.autocast(
-                device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
+                self.mean.device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
                 enabled=self.autocast is not None):
             out = self.encoder(self.normalize(images))
         with torch.enable_grad():
@@ -199,18 +198,19 @@ class CLIPCAMModel(BaseModel):
             batch = [todo[j] for j in group]
             labels = torch.stack([self.sample_labels(data_samples[i]) for i in batch])
             images = torch.stack([inputs[i] for i in batch])
-            for i, cams in zip(batch, self.batch_cams(images, labels, text)):
-                self.set_seed(data_samples[i], cams)
+            for i, row, cams in zip(batch, labels, self.batch_cams(images, labels, text)):
+                self.set_seed(data_samples[i], cams, (row.nonzero()[:, 0] + 1).tolist())
         return data_samples
 
     def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
         """(C,) multi-hot image-level labels of a data sample, on the model's device."""
         return torch.as_tensor(np.asarray(sample.metainfo['img_labels']), device=self.mean.device)
 
-    def set_seed(self, sample: SegDataSample, cams: torch.Tensor) -> None:
-        """Resize an image's (K, h, w) CAMs to its original size and store them in ``sample``
-        with the seed and its confidence (or, with ``defer_seeding``, with the seeder)."""
-        class_ids = (self.sample_labels(sample).nonzero()[:, 0] + 1).tolist()
+    def set_seed(self, sample: SegDataSample, cams: torch.Tensor,
+                 class_ids: List[int]) -> None:
+        """Resize an image's (K, h, w) CAMs of ``class_ids`` to its original size and store them
+        in ``sample`` with the seed and its confidence (or, with ``defer_seeding``, with the
+        seeder)."""
         cams = resize_cams(cams, sample.metainfo['ori_shape'])
         if not self.raw_cam:
             cams.clamp_(0, 1)
