@@ -1,6 +1,7 @@
 """Long seed and SAM-mask jobs: post-processing in a pool of CPU workers (the same files as in
 the model's process, in any worker count), bad files that do not end a job, and one-line errors
 for a user's mistakes."""
+import argparse
 import io
 import json
 import os
@@ -123,6 +124,23 @@ def test_default_workers_are_the_cores_the_model_leaves_free(monkeypatch):
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(16)), raising=False)
     monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
     assert workers.cores_per_rank() == 4
+
+
+def test_seed_loader_workers_default_to_none_beside_a_cpu_model(monkeypatch):
+    from wsss.apis import load_config
+    from wsss.utils import workers
+    config = osp.join(ROOT, 'configs/clip_es/clip-es_vit-b16_voc12-train.py')
+    monkeypatch.setattr(workers, 'cores_per_rank', lambda: 2)
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert load_config(config).test_dataloader.num_workers == 0  # decoded in the model's process
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)
+    assert load_config(config).test_dataloader.num_workers == 1  # the one core it leaves free
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert load_config(config).test_dataloader.num_workers == 2
+    args = argparse.Namespace(work_dir=None, launcher='none', local_rank=0,
+                              cfg_options={'test_dataloader.num_workers': 5})
+    assert load_config(config, args).test_dataloader.num_workers == 5  # a number is kept
 
 
 def write_sam_masks(dataset, mask_dir: str) -> None:

@@ -14,9 +14,10 @@ stage_one_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=4,  # images keep their own sizes: the model runs them one by one
-    # decoding and resizing are light next to the model; each worker holds its own memory
-    # (raise it where a GPU runs the model faster than two workers load)
-    num_workers=2,
+    # None: two loader processes beside a GPU (raise it where the GPU runs faster than two
+    # load), none where the model runs on the CPU: there decoding and resizing in the model's
+    # process cost ~1% of an image, loader processes take time from the model's threads
+    num_workers=None,
     persistent_workers=False,
     sampler=dict(type='PendingSeedSampler'),  # skips finished images, shards over ranks
     dataset=dict(pipeline=stage_one_pipeline))

@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..datasets.transforms import ImageLoadError
+from ..utils.workers import loader_workers
 
 # a user's mistake, not a bug: a missing config, checkpoint, data folder or extra, a bad image
 USER_ERRORS = (FileNotFoundError, ImageLoadError, ImportError)
@@ -32,7 +33,9 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
     """Read a config and apply the common arguments.
 
     The work dir is, in order: ``--work-dir``, the config's ``work_dir``, ``work_dirs/<config
-    name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL).
+    name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL). A
+    dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (two
+    processes beside a GPU, none where the model runs on the CPU).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path} not found')
@@ -50,6 +53,10 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
     if args.launcher != 'none' and not torch.cuda.is_available():
         init_cpu_distributed(cfg)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and 'num_workers' in loader and loader.num_workers is None:
+            loader.num_workers = loader_workers()
     return cfg
 
 

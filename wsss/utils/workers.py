@@ -31,6 +31,15 @@ def spare_cores() -> int:
     return max(0, cores)
 
 
+def loader_workers(most: int = 2) -> int:
+    """Dataloader processes for a job whose model keeps its cores busy: up to ``most`` of the
+    cores it leaves free (:func:`spare_cores`). Beside a GPU that is ``most``; where the model
+    runs on the CPU it is usually 0, and the images are decoded in the model's process (about
+    1% of an image's time there), since loader processes would take time from the model's
+    threads (README: Performance, seed_throughput.py)."""
+    return min(most, spare_cores())
+
+
 def single_thread_worker() -> None:
     """Initializer of forked CPU workers.
 
