@@ -20,8 +20,9 @@ labels; synthetic SAM masks for fma):
             ordered by size, up to N of one size per forward; the ViT under torch.autocast).
 
 With ``--batch`` or ``--autocast`` the wsss runs also print the largest difference between their
-CAMs (CAA-refined, on the patch grid) and the one-by-one fp32 CAMs of the same model, over the
-first ``--batch`` images (at least 2).
+CAMs and the one-by-one fp32 CAMs of the same model, over the first ``--batch`` images (at least
+2), on the patch grid: of the GradCAMs, and after CAA (whose box threshold turns a GradCAM
+rounding difference at a box's edge into a larger one).
 
 Per run: images/s over the whole job (from the first image asked for to the last file written;
 model building excluded), peak memory over the same span (the sum of the proportional set sizes,
@@ -314,22 +315,28 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     return seconds
 
 
-def cam_difference(model, dataset, n: int) -> float:
+def cam_difference(model, dataset, n: int) -> Dict[str, float]:
     """Largest |CAM - reference CAM| over the first ``n`` images of ``dataset`` (of one size),
-    the model's settings against one image at a time in fp32."""
+    the model's settings against one image at a time in fp32: of the GradCAMs (CAA off) and of
+    the CAA-refined CAMs (the model's setting)."""
     import torch
     data = [dataset[i] for i in range(min(n, len(dataset)))]
     images = torch.stack([d['inputs'] for d in data])
     labels = torch.stack([model.sample_labels(d['data_samples']) for d in data])
     text = model.predict_text_features()
-    cams = model.batch_cams(images, labels, text)
-    settings = model.autocast
-    model.autocast = None
+    settings = model.autocast, model.caa
+    out = {}
     try:
-        reference = [model.image_cams(image, row, text) for image, row in zip(images, labels)]
+        for name, caa in (('GradCAM', False), ('CAM', settings[1])):
+            model.autocast, model.caa = settings[0], caa
+            cams = model.batch_cams(images, labels, text)
+            model.autocast = None
+            reference = [model.image_cams(image, row, text) for image, row in zip(images, labels)]
+            out[name] = max(float((a - b).abs().max()) for a, b in zip(cams, reference)
+                            if a.numel())
     finally:
-        model.autocast = settings
-    return max(float((a - b).abs().max()) for a, b in zip(cams, reference) if a.numel())
+        model.autocast, model.caa = settings
+    return out
 
 
 def child(args: argparse.Namespace) -> None:
@@ -431,7 +438,8 @@ def main() -> int:
             cam_diff = results['wsss']['cam_difference']
             print(f'| | seeds: {seed_differences(*seeds)}'
                   + ('' if cam_diff is None else
-                     f'; max CAM difference to one-by-one fp32: {cam_diff:.2e}') + ' |', flush=True)
+                     '; largest difference to one-by-one fp32: ' + ', '.join(
+                         f'{k} {v:.2e}' for k, v in cam_diff.items())) + ' |', flush=True)
     print(f'\nfiles in {tmp}')
     return 0
 
