@@ -36,7 +36,8 @@ from wsss.models.cam import (attention_affinity, caa_refine, cams_to_seed, class
 from wsss.models.clip import CLIPDenseEncoder, DenseOutput, TextEncoder, build_clip, build_tokenizer
 
 VARIANTS = {'loop-forward': 'per-class loop (fwd+bwd per class)',
-            'loop-backward': 'per-class backward (1 fwd, K bwd)', 'batched': 'wsss softmax_gradcam (1 fwd, a backward per class slot)'}
+            'loop-backward': 'per-class backward (1 fwd, K bwd)',
+            'batched': 'wsss softmax_gradcam (1 fwd, a backward per class slot)'}
 Sample = Tuple[torch.Tensor, torch.Tensor]  # (1, 3, H, W) normalised image, (C,) multi-hot labels
 Setup = Tuple[CLIPDenseEncoder, torch.Tensor, torch.Tensor]  # encoder, text features, logit scale
 Output = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # GradCAMs, CAA CAMs (K, h, w), seed

@@ -28,8 +28,8 @@ Per run: images/s over the whole job (from the first image asked for to the last
 model building excluded), peak memory over the same span (the sum of the proportional set sizes,
 PSS, of the process and all its children: dataloader and pool workers; read when their summed
 RSS, sampled every 50 ms, reaches a new high, and every 2 s: a peak shorter than that can be
-missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM), CAA (affinity + refinement;
-resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load is the model's
+missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM), CAA (affinity
++ refinement; resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load is the model's
 wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside the model), and
 "wait" is the model blocked on a full pool or at the end. The seed pixels where baseline and wsss
 differ are counted: their GradCAMs differ in float rounding only, but with random weights the
@@ -118,10 +118,13 @@ def _pss_kib(pid: int) -> int:
         return 0
 
 
+PAGE_KIB = os.sysconf('SC_PAGE_SIZE') // 1024
+
+
 def _rss_kib(pid: int) -> int:
     try:
         with open(f'/proc/{pid}/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+            return int(f.read().split()[1]) * PAGE_KIB
     except (OSError, IndexError, ValueError):
         return 0
 
@@ -152,7 +155,7 @@ class PeakMemory(threading.Thread):
     def __init__(self, interval: float = 0.05, pss_every: float = 2.0) -> None:
         super().__init__(daemon=True)
         self.interval, self.pss_every = interval, pss_every
-        self.peak, self.pss_reads, self._done = 0, 0, threading.Event()
+        self.peak, self._done = 0, threading.Event()
 
     def run(self) -> None:
         top_rss, last = 0, 0.0
@@ -162,7 +165,6 @@ class PeakMemory(threading.Thread):
             if rss > top_rss or time.perf_counter() - last >= self.pss_every:
                 top_rss, last = max(top_rss, rss), time.perf_counter()
                 self.peak = max(self.peak, sum(_pss_kib(p) for p in pids))
-                self.pss_reads += 1
             self._done.wait(self.interval)
 
     def stop(self) -> float:
@@ -325,15 +327,18 @@ def cam_difference(model, dataset, n: int) -> Dict[str, float]:
     labels = torch.stack([model.sample_labels(d['data_samples']) for d in data])
     text = model.predict_text_features()
     settings = model.autocast, model.caa
+
+    def cams(caa: bool, autocast: Optional[str], batched: bool) -> list:
+        model.caa, model.autocast = caa, autocast
+        if batched:
+            return model.batch_cams(images, labels, text)
+        return [model.image_cams(image, row, text) for image, row in zip(images, labels)]
+
     out = {}
     try:
         for name, caa in (('GradCAM', False), ('CAM', settings[1])):
-            model.autocast, model.caa = settings[0], caa
-            cams = model.batch_cams(images, labels, text)
-            model.autocast = None
-            reference = [model.image_cams(image, row, text) for image, row in zip(images, labels)]
-            out[name] = max(float((a - b).abs().max()) for a, b in zip(cams, reference)
-                            if a.numel())
+            pairs = zip(cams(caa, settings[0], True), cams(caa, None, False))
+            out[name] = max(float((a - b).abs().max()) for a, b in pairs if a.numel())
     finally:
         model.autocast, model.caa = settings
     return out
