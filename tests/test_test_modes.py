@@ -272,7 +272,9 @@ def test_format_only_writes_the_voc_server_files(tiny, tmp_path, monkeypatch):
         f'test_dataloader.dataset.data_root={tiny["root"]}', 'test_dataloader.dataset.split=test',
         'test_dataloader.dataset.label_source=none'])
     monkeypatch.chdir(ROOT)
-    runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
+    assert exit_info.value.code == 0
     png_dir = voc_server_dir(out)
     assert png_dir.endswith('results/VOC2012/Segmentation/comp6_test_cls')
     assert sorted(os.listdir(png_dir)) == ['test_0000.png', 'test_0001.png', 'test_odd.png']

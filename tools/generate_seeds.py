@@ -25,8 +25,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from wsss.apis import (add_common_args, check_inputs, exit_on_user_error, load_config,
-                       use_image_batches)
+from wsss.apis import add_common_args, check_inputs, load_config, run_main, use_image_batches
 from wsss.evaluation import evaluate_dataset_seeds, format_table, print_failed_list
 from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
@@ -92,4 +91,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    exit_on_user_error(main)
+    run_main(main)

@@ -17,7 +17,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, check_inputs, exit_on_user_error, load_config
+from wsss.apis import add_common_args, check_inputs, load_config, run_main
 from wsss.evaluation import print_failed_list
 from wsss.models.sam import mask_path
 from wsss.utils import register_all_modules
@@ -51,4 +51,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    exit_on_user_error(main)
+    run_main(main)

@@ -19,7 +19,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, load_config
+from wsss.apis import add_common_args, load_config, run_main
 from wsss.apis.test_modes import use_crf, use_format_only, use_tta
 from wsss.utils import register_all_modules
 
@@ -71,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

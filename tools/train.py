@@ -8,7 +8,7 @@ import argparse
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, amp_needs_cuda, enable_amp, load_config
+from wsss.apis import add_common_args, amp_needs_cuda, enable_amp, load_config, run_main
 from wsss.utils import register_all_modules, resolve_pretrained
 
 
@@ -38,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -1,5 +1,6 @@
 """The config handling every tool shares: ``--cfg-options``, ``--work-dir``, ``--launcher``."""
 import argparse
+import gc
 import logging
 import os
 import os.path as osp
@@ -119,15 +120,31 @@ def use_image_batches(cfg: Config, size: int) -> None:
     cfg.model.images_per_forward = size
 
 
-def exit_on_user_error(main: Callable[[], Optional[int]]) -> None:
-    """Run a tool's ``main`` and exit with its code; a user's mistake (:data:`USER_ERRORS`) is
-    one line on stderr, naming the thing and the setting, and exit code 1, not a traceback."""
+def run_main(main: Callable[[], Optional[int]]) -> None:
+    """Run a tool's ``main`` and exit with its code. A user's mistake (:data:`USER_ERRORS`) is
+    one line on stderr, naming the thing and the setting, and exit code 1, not a traceback. A
+    process group is closed before the interpreter exits (:func:`close_distributed`)."""
     try:
         code = main()
     except USER_ERRORS as e:
         print(f'error: {e}', file=sys.stderr)
         code = 1
+    finally:
+        close_distributed()
     sys.exit(code or 0)
+
+
+def close_distributed() -> None:
+    """Destroy the process group while the interpreter is still whole.
+
+    Left to the interpreter's exit, gloo's worker threads outlive Python and now and then abort
+    the process ("terminate called without an active exception"; about 1 run in 80 of a
+    2-process job on a 2-core machine). ``destroy_process_group`` alone does not free the group
+    while the runner's DDP model, held in reference cycles, still points at it: those go first.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        gc.collect()
+        torch.distributed.destroy_process_group()
 
 
 def check_inputs(cfg: Config, dataset_key: str = 'test_dataloader.dataset') -> None:
