@@ -1,4 +1,4 @@
-"""The relevancy seeder: Chefer relevancy (TUSS_RELEVANCY.md §9 T17, a tiny ViT against a direct
+"""The relevancy seeder: Chefer relevancy (docs/relevancy.md T17, a tiny ViT against a direct
 per-class computation), test-time augmentation, clicks (T18), seed assembly (T19), SAM prompting,
 and seeds through tools/generate_seeds.py (seed contract, killed and rerun)."""
 import os

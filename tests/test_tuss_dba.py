@@ -1,4 +1,4 @@
-"""DBA-CLIP dense features (TUSS_RELEVANCY.md §3, tests T1-T5) on a tiny random ViT."""
+"""DBA-CLIP dense features (docs/tuss.md §3, tests T1-T5) on a tiny random ViT."""
 import copy
 
 import pytest

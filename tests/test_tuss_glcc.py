@@ -1,5 +1,5 @@
 """GLCC: soft labels, the cosine probe and its loss, label propagation, the combination
-(TUSS_RELEVANCY.md §5, T10-T15), the probe schedule, semi supervision's balancing (§6)."""
+(docs/tuss.md §5, T10-T15), the probe schedule, semi supervision's balancing (§6)."""
 import os.path as osp
 
 import numpy as np

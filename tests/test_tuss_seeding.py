@@ -1,4 +1,4 @@
-"""TUSS zero-shot mask labels: templates, seed_on_logits, painting (TUSS_RELEVANCY.md §4, T6-T9,
+"""TUSS zero-shot mask labels: templates, seed_on_logits, painting (docs/tuss.md §4, T6-T9,
 T16), GT vote fractions (§6)."""
 from types import SimpleNamespace
 

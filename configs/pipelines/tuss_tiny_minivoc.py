@@ -1,4 +1,4 @@
-# Instant test of the whole TUSS chain (TUSS_RELEVANCY.md §1) with tiny random models on the
+# Instant test of the whole TUSS chain (docs/tuss.md §1) with tiny random models on the
 # generated mini VOC tree (python -m wsss.datasets.synthetic data/mini_voc): SAM masks, mask
 # embeddings + zero-shot seeds S0, LP1, probe1, LP2, probe2 (final seeds S4), each seed step
 # evaluated; then new images (val): open-vocabulary embeddings and the combination of inductive

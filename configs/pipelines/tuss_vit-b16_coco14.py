@@ -1,4 +1,4 @@
-# TUSS on COCO 2014, end to end (TUSS_RELEVANCY.md §1): SAM ViT-H masks of train, DBA-CLIP
+# TUSS on COCO 2014, end to end (docs/tuss.md §1): SAM ViT-H masks of train, DBA-CLIP
 # mask embeddings and zero-shot seeds S0, LP1, probe1 (480k), LP2, probe2 (240k; its seeds S4
 # are the WSSS seeds, O-T2), each seed step evaluated on the training GT; then DeepLabV3+ R-101-D8
 # on S4, evaluated on val. Published figures: none (the official code has no logs or tables).

@@ -1,4 +1,4 @@
-# TUSS on VOC 2012, end to end (TUSS_RELEVANCY.md §1): SAM ViT-H masks of train_aug, DBA-CLIP
+# TUSS on VOC 2012, end to end (docs/tuss.md §1): SAM ViT-H masks of train_aug, DBA-CLIP
 # mask embeddings and zero-shot seeds S0, LP1, probe1 (60k), LP2, probe2 (60k; its seeds S4
 # are the WSSS seeds, O-T2), each seed step evaluated on the training GT; then DeepLabV3+ R-101-D8
 # on S4, evaluated on val; TUSS's own val labels (open-vocabulary store, inductive LP2 + probe2)

@@ -1,4 +1,4 @@
-# TUSS LP1 (P0 of the zero-shot step -> seeds S1, scores P1) on COCO 2014 train (TUSS_RELEVANCY.md
+# TUSS LP1 (P0 of the zero-shot step -> seeds S1, scores P1) on COCO 2014 train (docs/tuss.md
 # §5.3): transductive label propagation over the kNN graph of all mask embeddings of the split (k
 # = 50, γ = 1, α = 0.9), then per-image seeding.
 #   python tools/generate_seeds.py configs/tuss/tuss-lp1_vit-b16_coco14-train.py

@@ -1,5 +1,5 @@
 # TUSS LP1 (P0 of the zero-shot step -> seeds S1, scores P1) on VOC 2012 train_aug
-# (TUSS_RELEVANCY.md §5.3): transductive label propagation over the kNN graph of all mask
+# (docs/tuss.md §5.3): transductive label propagation over the kNN graph of all mask
 # embeddings of the split (k = 50, γ = 1, α = 0.9), then per-image seeding.
 #   python tools/generate_seeds.py configs/tuss/tuss-lp1_vit-b16_voc12-train-aug.py
 _base_ = ['../_base_/models/tuss_lp.py', '../_base_/tuss_runtime.py']

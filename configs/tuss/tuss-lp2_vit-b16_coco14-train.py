@@ -1,4 +1,4 @@
-# TUSS LP2 (P2 of probe1 -> seeds S3, scores P3) on COCO 2014 train (TUSS_RELEVANCY.md §5.3):
+# TUSS LP2 (P2 of probe1 -> seeds S3, scores P3) on COCO 2014 train (docs/tuss.md §5.3):
 # transductive label propagation over the kNN graph of all mask embeddings of the split (k = 50, γ
 # = 1, α = 0.9), then per-image seeding.
 #   python tools/generate_seeds.py configs/tuss/tuss-lp2_vit-b16_coco14-train.py

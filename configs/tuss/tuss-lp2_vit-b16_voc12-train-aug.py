@@ -1,4 +1,4 @@
-# TUSS LP2 (P2 of probe1 -> seeds S3, scores P3) on VOC 2012 train_aug (TUSS_RELEVANCY.md §5.3):
+# TUSS LP2 (P2 of probe1 -> seeds S3, scores P3) on VOC 2012 train_aug (docs/tuss.md §5.3):
 # transductive label propagation over the kNN graph of all mask embeddings of the split (k = 50, γ
 # = 1, α = 0.9), then per-image seeding.
 #   python tools/generate_seeds.py configs/tuss/tuss-lp2_vit-b16_voc12-train-aug.py

@@ -1,4 +1,4 @@
-# TUSS with full supervision (fs, TUSS_RELEVANCY.md §6) on VOC 2012 train_aug: mask embeddings,
+# TUSS with full supervision (fs, docs/tuss.md §6) on VOC 2012 train_aug: mask embeddings,
 # and as each mask's scores its GT vote fractions (pixel-class fractions, ignore dropped); the
 # seeds are the masks painted with their majority class. Then the probe trains on the fractions
 # (tuss-probe-full_*) and new images are labelled by the probe + inductive LP from the GT

@@ -1,4 +1,4 @@
-"""Throughput and peak memory of CAM + CAA seed generation (CLIP-ES, METHODS.md §1).
+"""Throughput and peak memory of CAM + CAA seed generation (CLIP-ES, docs/clip_es.md).
 
 Per image: softmax-GradCAMs of all its labelled classes, CAA refinement, resize to the image size,
 argmax seed (``cams_to_seed``). Variants:

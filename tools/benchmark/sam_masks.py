@@ -1,4 +1,4 @@
-"""Speed and peak memory of SAM automatic mask generation (METHODS.md §2, SAM masks).
+"""Speed and peak memory of SAM automatic mask generation (docs/fma_wsss.md, SAM masks).
 
 Generators, at the same settings:
 

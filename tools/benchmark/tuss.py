@@ -1,4 +1,4 @@
-"""Throughput and memory of TUSS's steps (TUSS_RELEVANCY.md §3, §5), each against a baseline in
+"""Throughput and memory of TUSS's steps (docs/tuss.md §3, §5), each against a baseline in
 the same run.
 
 - **mask embeddings** (DBA-CLIP ViT-B/16, random weights, a 375×500 image → 448×608, 40 windows

@@ -106,7 +106,7 @@ def flat_palette() -> List[int]:
     return [v for rgb in voc_palette(256) for v in rgb]
 
 
-# TUSS zero-shot vocabularies (TUSS_RELEVANCY.md §4.2): the foreground names of the released
+# TUSS zero-shot vocabularies (docs/tuss.md §4.2): the foreground names of the released
 # code in dataset order (a comma inside a name is part of the prompt), then its background words
 # (VOC: the 25 CLIP-ES words; COCO: ``es_bg_names``, the same without 'keyboard' and 'sign').
 TUSS_VOC12_FOREGROUND: Tuple[str, ...] = (

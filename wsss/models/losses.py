@@ -1,4 +1,4 @@
-"""FMA-WSSS's prompt-learning losses (METHODS.md §2) and the labels of a training crop."""
+"""FMA-WSSS's prompt-learning losses (docs/fma_wsss.md) and the labels of a training crop."""
 from typing import Sequence
 
 import torch

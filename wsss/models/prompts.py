@@ -1,6 +1,6 @@
 """CoOp prompt learner: learnable context vectors in front of (or behind) class names.
 
-FMA-WSSS trains two prompt sets over a frozen CLIP (METHODS.md §2):
+FMA-WSSS trains two prompt sets over a frozen CLIP (docs/fma_wsss.md):
 
 ==========  ========================  ===================================================
 dataset     classification stage      segmentation stage

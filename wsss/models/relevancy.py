@@ -1,4 +1,4 @@
-"""The relevancy seeder (after Zabari & Hoshen, arXiv 2112.03185; TUSS_RELEVANCY.md §7):
+"""The relevancy seeder (after Zabari & Hoshen, arXiv 2112.03185; docs/relevancy.md):
 gradient-weighted attention relevancy of a CLIP ViT per labelled class (Chefer et al.), averaged
 over test-time augmentations, 3 clicks per class from its peaks, SAM masks from the clicks, and the
 seed from the masks.

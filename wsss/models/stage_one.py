@@ -266,7 +266,7 @@ def _restore_frozen(module: 'CLIPCAMModel', state_dict: dict, prefix: str, *args
 
 @MODELS.register_module()
 class FMAPromptModel(CLIPCAMModel):
-    """FMA-WSSS's stage one: CLIP-ES's CAMs with learned CoOp prompts (METHODS.md §2).
+    """FMA-WSSS's stage one: CLIP-ES's CAMs with learned CoOp prompts (docs/fma_wsss.md).
 
     ``loss`` mode trains the prompt contexts only (CLIP stays frozen), on fixed-size training
     crops given as a list of (3, H, W) uint8 BGR tensors:

@@ -3,7 +3,7 @@
 # class against its ViLD template-averaged text embedding, averaged over test-time augmentations;
 # 3 clicks per class from the peaks of its map at half size; SAM ViT-H masks from the clicks;
 # overlaps to the class of higher relevancy, uncovered pixels background. Every open point of the
-# paper is a knob below, set to the project's choice (TUSS_RELEVANCY.md §8, O-R1..O-R5).
+# paper is a knob below, set to the project's choice (docs/relevancy.md §8, O-R1..O-R5).
 model = dict(
     type='CLIPRelevancyModel',
     data_preprocessor=dict(type='BaseDataPreprocessor'),

@@ -1,4 +1,4 @@
-# TUSS label propagation (LP1, LP2; TUSS_RELEVANCY.md §5.3) as a seed step: it reads the mask store
+# TUSS label propagation (LP1, LP2; docs/tuss.md §5.3) as a seed step: it reads the mask store
 # of earlier steps (their seed folders: `embeddings_from` = the zero-shot step, `scores_from` = the
 # step whose scores are Y); tools/run_pipeline.py wires them.
 model = dict(

@@ -1,4 +1,4 @@
-# TUSS step 1 (Yang & Gong, arXiv 2405.14294; TUSS_RELEVANCY.md §2-4): DBA-CLIP ViT-B/16 mask
+# TUSS step 1 (Yang & Gong, arXiv 2405.14294; docs/tuss.md §2-4): DBA-CLIP ViT-B/16 mask
 # embeddings (short side 448, 224/56 windows + a global pass, bias -4 between patches sharing no
 # SAM mask) and zero-shot mask labels with the 14 ViLD templates.
 model = dict(

@@ -1,4 +1,4 @@
-"""DBA-CLIP dense features of an image and its SAM masks (TUSS, TUSS_RELEVANCY.md §2-3).
+"""DBA-CLIP dense features of an image and its SAM masks (TUSS, docs/tuss.md §2-3).
 
 - :func:`tuss_input_size`: short side 448, sides rounded up to multiples of 16 (§2);
 - :func:`mask_bias`: the discrimination bias B from the SAM masks (§3.2);

@@ -270,7 +270,7 @@ def dba_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 def dba_block(block: ResidualAttentionBlock, x: torch.Tensor, bias: Optional[torch.Tensor],
               norm_att: bool = False, residual_weights: Tuple[float, float] = (1., 1.),
               attention: str = 'qq+kk') -> torch.Tensor:
-    """The last block of DBA-CLIP (TUSS, ``SCLIPLayers``; TUSS_RELEVANCY.md §3.1 step 5), with
+    """The last block of DBA-CLIP (TUSS, ``SCLIPLayers``; docs/tuss.md §3.1 step 5), with
     both softmaxes written out so that the mask bias and the logits are visible.
 
     Per head: ``A = softmax(s·q qᵀ + B) + softmax(s·k kᵀ + B)`` (halved when ``norm_att``),

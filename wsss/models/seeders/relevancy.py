@@ -1,4 +1,4 @@
-"""Relevancy maps -> seed through SAM clicks (TUSS_RELEVANCY.md §7.5-7.7)."""
+"""Relevancy maps -> seed through SAM clicks (docs/relevancy.md §5-7)."""
 from typing import Dict, Optional, Sequence, Tuple
 
 import mmcv

@@ -1,5 +1,5 @@
 """TUSS (Yang & Gong, arXiv 2405.14294): SAM masks classified by DBA-CLIP mask embeddings and a
-global-local consistent classifier (GLCC). TUSS_RELEVANCY.md §1-6."""
+global-local consistent classifier (GLCC). docs/tuss.md §1-6."""
 from .glcc import TUSSCombinationModel, TUSSLabelPropagationModel, balance, combine
 from .label_propagation import LabelPropagation, inductive_propagation, knn_search
 from .linear_probe import MaskEmbeddingDataset, TUSSLinearProbe, area_weighted_loss, soft_labels

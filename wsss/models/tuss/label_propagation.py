@@ -1,4 +1,4 @@
-"""GLCC label propagation over the kNN graph of all mask embeddings of a split (TUSS_RELEVANCY.md
+"""GLCC label propagation over the kNN graph of all mask embeddings of a split (docs/tuss.md
 §5.3 transductive, §5.4 inductive; the released ``label_propagator.py`` / ``lp_classifier.py``).
 
 Transductive::

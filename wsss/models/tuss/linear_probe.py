@@ -1,4 +1,4 @@
-"""GLCC's cosine linear probe (TUSS_RELEVANCY.md §5.1-5.2, the released ``emb_classifier.py``).
+"""GLCC's cosine linear probe (docs/tuss.md §5.1-5.2, the released ``emb_classifier.py``).
 
 Trained with tools/train.py like every other model (mmengine Runner, multi-GPU), on every mask
 of a split: :class:`MaskEmbeddingDataset` gives each mask's embedding, soft label and area;

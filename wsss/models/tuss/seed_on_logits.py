@@ -1,5 +1,5 @@
 """``seed_on_logits``: how every TUSS stage turns per-mask logits or scores into mask labels
-(TUSS_RELEVANCY.md §4.3, the released ``seed_on_logits.py``).
+(docs/tuss.md §4.3, the released ``seed_on_logits.py``).
 
 One image at a time: its S masks' logits or scores ``x`` (S, K'), the foreground classes kept
 (``fg_cls``, 0-based: dataset label - 1), a foreground method (L1, softmax at temperature γ,

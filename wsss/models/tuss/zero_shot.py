@@ -1,4 +1,4 @@
-"""TUSS step 1: DBA-CLIP mask embeddings and zero-shot mask labels (TUSS_RELEVANCY.md §2-4, §6).
+"""TUSS step 1: DBA-CLIP mask embeddings and zero-shot mask labels (docs/tuss.md §2-4, §6).
 
 One pass over a split's images (tools/generate_seeds.py, resumable and multi-GPU as every seed
 step): per image, its SAM masks (the mask store of tools/sam_masks.py) bias and pool DBA-CLIP
