@@ -63,7 +63,8 @@ class CLIPCAMModel(BaseModel):
         seeder: a SEEDERS config; default argmax with background power 1.
         released: compute what the authors' released code computes (the reproduction configs):
             its CAA box rule (:func:`wsss.models.cam.box_mask`), its prompt-name lists with their
-            typos (``dataset`` given), and, for seeders with a ``released`` setting left at None
+            typos (``dataset`` given), its GradCAM normalisation (:attr:`RELEASED_GRADCAM`),
+            and, for seeders with a ``released`` setting left at None
             (``CRFSeeder``), their released path. False: the clean choices (README, Fidelity).
         raw_cam: hand the seeder the raw GradCAM (no ReLU, not normalised), CAA-refined on its own
             values with boxes from its normalised copy (FMA-WSSS's released segmentation stage);
@@ -83,8 +84,14 @@ class CLIPCAMModel(BaseModel):
             code's arithmetic: CLIP-ES runs its whole model in fp16 with fp32 layer norms, autocast
             keeps the softmax and the norms in fp32; tools/benchmark/seed_throughput.py
             ``--autocast`` prints the largest CAM difference against fp32.
+        cam_norm_passes: min-max normalisations of the GradCAM (``norm_passes`` of
+            :func:`softmax_gradcam`); None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 1.
     """
 
+    # the GradCAM of the released code: CLIP-ES's bundled pytorch_grad_cam normalises each CAM
+    # twice (README, Fidelity); the clean path once
+    RELEASED_GRADCAM = dict(norm_passes=2)
+    CLEAN_GRADCAM = dict(norm_passes=1)
     can_defer_seeding = True  # tools/generate_seeds.py may set defer_seeding
     can_batch_images = True  # tools/generate_seeds.py --batch may set images_per_forward
 
@@ -96,6 +103,7 @@ class CLIPCAMModel(BaseModel):
                  seeder: Optional[Dict] = None, defer_seeding: bool = False,
                  fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
                  images_per_forward: int = 1, autocast: Optional[str] = None,
+                 cam_norm_passes: Optional[int] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if autocast is not None and autocast not in AUTOCAST_DTYPES:
@@ -121,6 +129,11 @@ class CLIPCAMModel(BaseModel):
                                                            clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
+        gradcam = self.RELEASED_GRADCAM if released else self.CLEAN_GRADCAM
+        self.cam_norm_passes = int(gradcam['norm_passes'] if cam_norm_passes is None
+                                   else cam_norm_passes)
+        if self.cam_norm_passes < 1:
+            raise ValueError(f'model.cam_norm_passes must be >= 1, got {cam_norm_passes}')
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
         if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
             self.seeder.released = released
@@ -167,7 +180,8 @@ class CLIPCAMModel(BaseModel):
             out = self.encoder(self.normalize(images))
         with torch.enable_grad():
             cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
-                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam)
+                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
+                                   norm_passes=self.cam_norm_passes)
         if self.caa:
             affinity = attention_affinity(out.attn, self.sinkhorn_iters)
             cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
@@ -291,6 +305,9 @@ class FMAPromptModel(CLIPCAMModel):
             (normalised CAMs; the crop's labels).
         other arguments: CLIPCAMModel's.
     """
+
+    # FMA-WSSS's own GradCAM normalises once (its min_max_norm)
+    RELEASED_GRADCAM = dict(norm_passes=1)
 
     def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
                  raw_cam: Optional[bool] = None, crop_labels: Optional[bool] = None,
