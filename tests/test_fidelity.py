@@ -24,7 +24,8 @@ from wsss.datasets.class_names import (COCO14_PROMPT_NAMES, RELEASED_COCO14_PROM
 from wsss.evaluation import save_cams, search_bg_power
 from wsss.models import crf as crf_module
 from wsss.models.cam import (attention_affinity, box_mask, caa_refine, cams_to_seed,
-                             normalize_cam, resize_cams, softmax_gradcam)
+                             normalize_cam, released_masked_softmax, resize_cams,
+                             softmax_gradcam)
 from wsss.models.sam.store import save_masks
 from wsss.models.seeders import sams_seed
 from wsss.registry import DATASETS, MODELS, TRANSFORMS
@@ -131,7 +132,7 @@ def test_raw_cam_model_hands_the_seeder_raw_refined_cams_at_image_size():
         text = model.text_features().detach()
         cams, = softmax_gradcam(out.ln1, out.image_feature, text,
                                 torch.as_tensor(labels)[None], model.clip.logit_scale.exp(),
-                                out.grid, raw=True)
+                                out.grid, raw=True, target='masked_softmax')
     refined = caa_refine(cams.detach(), attention_affinity(out.attn, model.sinkhorn_iters)[0],
                          model.box_threshold, released_boxes=True, raw=True)
     expected = resize_cams(refined, (45, 61))
@@ -500,3 +501,44 @@ def test_clip_es_coco_config_keeps_a_class_with_a_vanishing_softmax_share(multi_
         found[passes] = sample.cams.data[vase].max().item(), (seed == COCO['vase']).sum()
     assert found[2][0] > 0.9 and found[2][1] > 0
     assert found[1] == (0.0, 0)
+
+
+# ------------------------------------------------------------- FMA-WSSS's masked softmax
+
+def test_released_masked_softmax_by_hand():
+    """Logits (labelled class, absent class, two background words) = (0, 10, -1, .5): the absent
+    class beats the rest by 9.5+. Masked: e = exp(y - 10) * mask = e^-10 (1, 0, e^-1, e^.5),
+    S = sum e = 1.3696e-4, s = e / (S + 1e-5): s_0 = .3089, not the exact .3315. Gradients of
+    s_0: d/dy_0 = s_0 (1 - s_0), d/dy_bg = -s_0 s_bg (both formulas), and through the max,
+    d/dy_1 = -s_0 1e-5 / (S + 1e-5) = -.0210, where the exact softmax gives 0."""
+    logits = torch.tensor([[0., 10., -1., .5]], dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[True, False, True, True]])
+    masked = released_masked_softmax(logits, mask)
+    exact = logits.masked_fill(~mask, float('-inf')).softmax(dim=-1)
+    e = np.exp(np.array([0., 10., -1., .5]) - 10) * [1, 0, 1, 1]
+    S = e.sum()
+    s = e / (S + 1e-5)
+    assert S == pytest.approx(1.3696e-4, rel=1e-4) and s[0] == pytest.approx(.3089, abs=1e-4)
+    np.testing.assert_allclose(masked.detach().numpy()[0], s, rtol=1e-12)
+    assert exact[0, 0].item() == pytest.approx(.3315, abs=1e-4)
+    grad_masked, = torch.autograd.grad(masked[0, 0], logits)
+    grad_exact, = torch.autograd.grad(exact[0, 0], logits)
+    expected = [s[0] * (1 - s[0]), -s[0] * 1e-5 / (S + 1e-5), -s[0] * s[2], -s[0] * s[3]]
+    np.testing.assert_allclose(grad_masked.numpy()[0], expected, rtol=1e-9)
+    assert expected[1] == pytest.approx(-.0210, abs=1e-4) and grad_exact[0, 1] == 0
+    # a masked-in class near the top: the two agree to ~epsilon
+    near = torch.tensor([[0., .5, -1., .5]], dtype=torch.float64)
+    torch.testing.assert_close(released_masked_softmax(near, mask),
+                               near.masked_fill(~mask, float('-inf')).softmax(-1),
+                               atol=1e-5, rtol=0)
+
+
+def test_masked_softmax_target_per_model():
+    fma = MODELS.build(config(TINY_SEG).model)
+    assert fma.gradcam_target == 'masked_softmax'
+    clean = config(TINY_SEG).model
+    clean.released = False
+    assert MODELS.build(clean).gradcam_target == 'softmax'
+    assert MODELS.build(config(CLIP_ES_TINY).model).gradcam_target == 'softmax'
+    with pytest.raises(ValueError, match='model.gradcam_target must be one of'):
+        MODELS.build(dict(config(CLIP_ES_TINY).model, gradcam_target='sigmoid'))

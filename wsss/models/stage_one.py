@@ -14,7 +14,8 @@ from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES
 from ..registry import MODELS, SEEDERS
-from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
+from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
+                  softmax_gradcam)
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
 from .losses import crop_labels
 from .prompts import PromptLearner
@@ -63,7 +64,8 @@ class CLIPCAMModel(BaseModel):
         seeder: a SEEDERS config; default argmax with background power 1.
         released: compute what the authors' released code computes (the reproduction configs):
             its CAA box rule (:func:`wsss.models.cam.box_mask`), its prompt-name lists with their
-            typos (``dataset`` given), its GradCAM normalisation (:attr:`RELEASED_GRADCAM`),
+            typos (``dataset`` given), its GradCAM target and normalisation
+            (:attr:`RELEASED_GRADCAM`),
             and, for seeders with a ``released`` setting left at None
             (``CRFSeeder``), their released path. False: the clean choices (README, Fidelity).
         raw_cam: hand the seeder the raw GradCAM (no ReLU, not normalised), CAA-refined on its own
@@ -86,12 +88,15 @@ class CLIPCAMModel(BaseModel):
             ``--autocast`` prints the largest CAM difference against fp32.
         cam_norm_passes: min-max normalisations of the GradCAM (``norm_passes`` of
             :func:`softmax_gradcam`); None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 1.
+        gradcam_target: the scores GradCAM differentiates, 'softmax' (exact) or
+            'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.cam.class_scores`);
+            None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 'softmax'.
     """
 
     # the GradCAM of the released code: CLIP-ES's bundled pytorch_grad_cam normalises each CAM
-    # twice (README, Fidelity); the clean path once
-    RELEASED_GRADCAM = dict(norm_passes=2)
-    CLEAN_GRADCAM = dict(norm_passes=1)
+    # twice, of an exact softmax (README, Fidelity); the clean path once
+    RELEASED_GRADCAM = dict(norm_passes=2, target='softmax')
+    CLEAN_GRADCAM = dict(norm_passes=1, target='softmax')
     can_defer_seeding = True  # tools/generate_seeds.py may set defer_seeding
     can_batch_images = True  # tools/generate_seeds.py --batch may set images_per_forward
 
@@ -103,7 +108,7 @@ class CLIPCAMModel(BaseModel):
                  seeder: Optional[Dict] = None, defer_seeding: bool = False,
                  fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
                  images_per_forward: int = 1, autocast: Optional[str] = None,
-                 cam_norm_passes: Optional[int] = None,
+                 cam_norm_passes: Optional[int] = None, gradcam_target: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if autocast is not None and autocast not in AUTOCAST_DTYPES:
@@ -134,6 +139,10 @@ class CLIPCAMModel(BaseModel):
                                    else cam_norm_passes)
         if self.cam_norm_passes < 1:
             raise ValueError(f'model.cam_norm_passes must be >= 1, got {cam_norm_passes}')
+        self.gradcam_target = gradcam['target'] if gradcam_target is None else gradcam_target
+        if self.gradcam_target not in GRADCAM_TARGETS:
+            raise ValueError(f'model.gradcam_target must be one of {GRADCAM_TARGETS}, got '
+                             f'{gradcam_target!r}')
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
         if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
             self.seeder.released = released
@@ -181,7 +190,8 @@ class CLIPCAMModel(BaseModel):
         with torch.enable_grad():
             cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
                                    self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
-                                   norm_passes=self.cam_norm_passes)
+                                   norm_passes=self.cam_norm_passes,
+                                   target=self.gradcam_target)
         if self.caa:
             affinity = attention_affinity(out.attn, self.sinkhorn_iters)
             cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
@@ -306,8 +316,10 @@ class FMAPromptModel(CLIPCAMModel):
         other arguments: CLIPCAMModel's.
     """
 
-    # FMA-WSSS's own GradCAM normalises once (its min_max_norm)
-    RELEASED_GRADCAM = dict(norm_passes=1)
+    # FMA-WSSS's own GradCAM normalises once (its min_max_norm) and differentiates alchemy_cat's
+    # MaskedSoftmax(epsilon=1e-5) (wsss.models.cam.released_masked_softmax), in seeding and in
+    # segmentation-prompt training alike (README, Fidelity)
+    RELEASED_GRADCAM = dict(norm_passes=1, target='masked_softmax')
 
     def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
                  raw_cam: Optional[bool] = None, crop_labels: Optional[bool] = None,
@@ -353,7 +365,7 @@ class FMAPromptModel(CLIPCAMModel):
                 labels = torch.stack([self.sample_labels(s) for s in data_samples])
             out = self.encoder(images)
             cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
-                                   raw=True, create_graph=True)
+                                   raw=True, create_graph=True, target=self.gradcam_target)
             class_ids = [(row.nonzero()[:, 0] + 1).tolist() for row in labels]
             loss = self.loss_module(cams, class_ids, seeds.long())
         if not loss.requires_grad:
