@@ -138,6 +138,9 @@ def test_raw_cam_model_hands_the_seeder_raw_refined_cams_at_image_size():
     expected = resize_cams(refined, (45, 61))
     assert expected.max() < 0.5  # the raw scale: not normalised
     torch.testing.assert_close(model.seeder.cams, expected, atol=1e-9, rtol=1e-4)
+    # kept in float32 for the CAM files, which then hold what the seeder saw
+    assert sample.cams.data.dtype == torch.float32 and sample.metainfo['raw_cams']
+    torch.testing.assert_close(sample.cams.data, model.seeder.cams, atol=0, rtol=0)
 
 
 def test_raw_cams_need_a_seeder_that_normalises():

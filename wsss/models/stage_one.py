@@ -238,7 +238,9 @@ class CLIPCAMModel(BaseModel):
         cams = resize_cams(cams, sample.metainfo['ori_shape'])
         if not self.raw_cam:
             cams.clamp_(0, 1)
-        sample.set_metainfo(dict(cam_class_ids=class_ids))
+        # raw CAMs stay float32 in the sample and in CAM files: float16 would flush a weak
+        # class's raw values (down to ~1e-9) to 0 (wsss.evaluation.save_cams)
+        sample.set_metainfo(dict(cam_class_ids=class_ids, raw_cams=self.raw_cam))
         if self.defer_seeding:
             sample.cams = PixelData(data=cams.cpu())
             sample.seeder = self.seeder
@@ -246,7 +248,7 @@ class CLIPCAMModel(BaseModel):
         seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
         sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
         sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-        sample.cams = PixelData(data=cams.half().cpu())
+        sample.cams = PixelData(data=(cams if self.raw_cam else cams.half()).cpu())
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
