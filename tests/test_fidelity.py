@@ -439,14 +439,18 @@ def test_released_double_normalisation_keeps_a_weak_class_in_the_seed():
         assert bool(refined.max() > 0.99) is present
 
 
-def test_released_normalisation_is_per_model():
-    clip_es = MODELS.build(config(CLIP_ES_TINY).model)
-    assert clip_es.cam_norm_passes == 2
-    clean = config(CLIP_ES_TINY).model
-    clean.released = False
-    assert MODELS.build(clean).cam_norm_passes == 1
-    fma = MODELS.build(config(TINY_SEG).model)  # released; its own GradCAM normalises once
-    assert fma.released and fma.cam_norm_passes == 1
+def test_released_gradcam_is_per_model():
+    """CLIP-ES normalises twice and differentiates the softmax; FMA-WSSS's own GradCAM
+    normalises once and differentiates the masked softmax; the clean path: once, softmax."""
+    found = {}
+    for name, path in (('clip_es', CLIP_ES_TINY), ('fma', TINY_SEG)):
+        for released in (True, False):
+            model = MODELS.build(dict(config(path).model, released=released))
+            found[name, released] = model.cam_norm_passes, model.gradcam_target
+    assert found == {('clip_es', True): (2, 'softmax'), ('clip_es', False): (1, 'softmax'),
+                     ('fma', True): (1, 'masked_softmax'), ('fma', False): (1, 'softmax')}
+    with pytest.raises(ValueError, match='model.gradcam_target must be one of'):
+        MODELS.build(dict(config(CLIP_ES_TINY).model, gradcam_target='sigmoid'))
 
 
 COCO_LABELS = ('person', 'vase', 'hair drier')  # in class-id order
@@ -535,13 +539,3 @@ def test_released_masked_softmax_by_hand():
                                near.masked_fill(~mask, float('-inf')).softmax(-1),
                                atol=1e-5, rtol=0)
 
-
-def test_masked_softmax_target_per_model():
-    fma = MODELS.build(config(TINY_SEG).model)
-    assert fma.gradcam_target == 'masked_softmax'
-    clean = config(TINY_SEG).model
-    clean.released = False
-    assert MODELS.build(clean).gradcam_target == 'softmax'
-    assert MODELS.build(config(CLIP_ES_TINY).model).gradcam_target == 'softmax'
-    with pytest.raises(ValueError, match='model.gradcam_target must be one of'):
-        MODELS.build(dict(config(CLIP_ES_TINY).model, gradcam_target='sigmoid'))

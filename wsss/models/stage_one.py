@@ -117,6 +117,15 @@ class CLIPCAMModel(BaseModel):
         if int(images_per_forward) < 1:
             raise ValueError(f'model.images_per_forward must be >= 1, got {images_per_forward}')
         self.images_per_forward, self.autocast = int(images_per_forward), autocast
+        gradcam = self.RELEASED_GRADCAM if released else self.CLEAN_GRADCAM
+        self.cam_norm_passes = int(gradcam['norm_passes'] if cam_norm_passes is None
+                                   else cam_norm_passes)
+        if self.cam_norm_passes < 1:
+            raise ValueError(f'model.cam_norm_passes must be >= 1, got {cam_norm_passes}')
+        self.gradcam_target = gradcam['target'] if gradcam_target is None else gradcam_target
+        if self.gradcam_target not in GRADCAM_TARGETS:
+            raise ValueError(f'model.gradcam_target must be one of {GRADCAM_TARGETS}, got '
+                             f'{gradcam_target!r}')
         if dataset is not None:
             names = DATASET_CLASSES[dataset]
             class_names = class_names or names[
@@ -134,15 +143,6 @@ class CLIPCAMModel(BaseModel):
                                                            clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
-        gradcam = self.RELEASED_GRADCAM if released else self.CLEAN_GRADCAM
-        self.cam_norm_passes = int(gradcam['norm_passes'] if cam_norm_passes is None
-                                   else cam_norm_passes)
-        if self.cam_norm_passes < 1:
-            raise ValueError(f'model.cam_norm_passes must be >= 1, got {cam_norm_passes}')
-        self.gradcam_target = gradcam['target'] if gradcam_target is None else gradcam_target
-        if self.gradcam_target not in GRADCAM_TARGETS:
-            raise ValueError(f'model.gradcam_target must be one of {GRADCAM_TARGETS}, got '
-                             f'{gradcam_target!r}')
         self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
         if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
             self.seeder.released = released
