@@ -294,6 +294,7 @@ def test_coco_segmentation_training_takes_the_whole_images_labels():
     ('configs/clip_es/clip-es_vit-b16_voc12-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_voc12-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_coco14-train.py', True),
+    ('configs/clip_es/clip-es_vit-b16_crf_coco14-train_released-list.py', True),
     ('configs/fma_wsss/fma-fine-seeds_vit-b16_voc12-train-aug.py', True),
     ('configs/fma_wsss/fma-fine-seeds_vit-b16_coco14-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_voc12-train_clean.py', False),
