@@ -2,10 +2,13 @@ import os
 import os.path as osp
 
 import numpy as np
-from conftest import VOC, run_tool
+from conftest import COCO, VOC, run_tool
 from scipy.io import savemat
+from test_datasets import RELEASED_LINES, coco_label_list
 
 from wsss.datasets import VOC12Dataset, read_label_map
+from wsss.datasets.base import read_label_list
+from wsss.datasets.coco import category_to_label, compare_labels, load_coco
 
 
 def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
@@ -39,3 +42,28 @@ def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
     labels = {dataset.get_data_info(i)['img_name']: dataset.get_data_info(i)['img_labels']
               for i in range(len(dataset))}
     assert labels['img_s'][VOC['horse'] - 1] == 1 and labels['img_s'].sum() == 1
+
+
+def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path):
+    """The list drops image 1's dog, keeps image 2's crowd-only car, and names three images the
+    annotations lack; image 3 has no annotation and is in neither."""
+    path = coco_label_list(tmp_path)
+    ann_file = osp.join(coco_root, 'annotations', 'instances_train2014.json')
+    coco = load_coco(ann_file)
+    diff = compare_labels(coco, category_to_label(coco, ann_file),
+                          read_label_list(path, len(COCO)))
+    assert (diff['listed'], diff['annotated']) == (5, 2)
+    assert diff['only_listed'] == [line.split()[0] for line in RELEASED_LINES]
+    assert diff['only_annotated'] == []
+    assert diff['differ'] == ['COCO_train2014_000000000001']
+    assert diff['extra_annotated'] == {COCO['dog']: 1} and not diff['extra_listed']
+    assert (diff['crowd_only'], diff['crowd_only_listed']) == (1, 1)
+
+    out = run_tool('tools/dataset_converters/coco14.py', coco_root, '--compare-labels', path)
+    assert out.returncode == 0, out.stderr
+    assert 'images: 5 listed, 2 with annotations' in out.stdout
+    assert 'only in the list: 3 COCO_train2014_000000000009' in out.stdout
+    assert 'classes differ: 1 COCO_train2014_000000000001' in out.stdout
+    assert 'classes only in the annotations: dog 1' in out.stdout
+    assert 'crowd annotations only: 1, 1 of them in the list' in out.stdout
+    assert not osp.exists(osp.join(coco_root, 'SegmentationClass'))  # compares, writes nothing

@@ -171,3 +171,56 @@ def test_synthetic_tree_is_deterministic_and_loads(tmp_path):
     mask_labels = labels_by_name(VOC12Dataset(data_root=a, split='train'))
     xml_labels = labels_by_name(VOC12Dataset(data_root=a, split='train', label_source='xml'))
     assert mask_labels == xml_labels and all(mask_labels.values())
+
+
+# The first lines of the released CLIP-ES coco14/train.txt (0-based ids: 45 bowl, 49 orange,
+# 50 broccoli; 23 giraffe; 58 potted plant, 75 vase), after two lines for the coco_root images:
+# image 1 without its dog, image 2 with its crowd-only car (0-based id = class id - 1).
+RELEASED_LINES = ['COCO_train2014_000000000009 45 49 50', 'COCO_train2014_000000000025 23',
+                  'COCO_train2014_000000000030 58 75']
+
+
+def write_label_list(path, lines) -> str:
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def coco_label_list(tmp_path) -> str:
+    return write_label_list(tmp_path / 'train.txt', [
+        f"COCO_train2014_000000000002 {COCO['car'] - 1}",
+        f"COCO_train2014_000000000001 {COCO['person'] - 1}", *RELEASED_LINES])
+
+
+def test_coco_images_and_labels_from_a_released_list(coco_root, tmp_path):
+    dataset = COCO14Dataset(data_root=coco_root, split='train',
+                            labels_from=coco_label_list(tmp_path))
+    assert labels_by_name(dataset) == {  # the list's order and labels, not the annotations'
+        'COCO_train2014_000000000002': [COCO['car']],
+        'COCO_train2014_000000000001': [COCO['person']],
+        'COCO_train2014_000000000009': [COCO['bowl'], COCO['orange'], COCO['broccoli']],
+        'COCO_train2014_000000000025': [COCO['giraffe']],
+        'COCO_train2014_000000000030': [COCO['potted plant'], COCO['vase']]}
+    info = dataset.get_data_info(1)
+    assert info['img_path'] == osp.join(coco_root, 'train2014', 'COCO_train2014_000000000001.jpg')
+    assert 'seg_map_path' not in info  # no GT PNGs made yet
+
+
+def test_voc_images_and_labels_from_a_list(voc_root, tmp_path):
+    path = write_label_list(tmp_path / 'list.txt', [f"img_b {VOC['horse'] - 1}",
+                                                    f"img_a {VOC['cat'] - 1} {VOC['sheep'] - 1}"])
+    dataset = VOC12Dataset(data_root=voc_root, split='val', labels_from=path)
+    assert labels_by_name(dataset) == {'img_b': [VOC['horse']],
+                                       'img_a': [VOC['cat'], VOC['sheep']]}
+    assert dataset.get_data_info(0)['seg_map_path'].endswith('SegmentationClass/img_b.png')
+
+
+@pytest.mark.parametrize('line,message', [('img_a 20', r'list.txt, line 2: class ids \[.20.\]'),
+                                          ('img_a -1', 'not integers in 0..19'),
+                                          ('img_a cat', 'line 2'),
+                                          ('img_b 3', 'line 2: img_b is listed twice')])
+def test_label_list_errors_name_the_file_and_line(voc_root, tmp_path, line, message):
+    path = write_label_list(tmp_path / 'list.txt', ['img_b 1', line])
+    with pytest.raises(ValueError, match=message):
+        VOC12Dataset(data_root=voc_root, split='val', labels_from=path)
+    with pytest.raises(FileNotFoundError, match='labels_from'):
+        VOC12Dataset(data_root=voc_root, split='val', labels_from=str(tmp_path / 'none.txt'))

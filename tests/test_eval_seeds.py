@@ -4,11 +4,16 @@ import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from conftest import VOC, run_tool, voc_masks
+from pycocotools import mask as mask_utils
 
-from wsss.datasets import SeedError, write_label_map
+from wsss.datasets import SeedError, read_label_map, write_label_map
 from wsss.evaluation import (SegStats, best_power, evaluate_seed_dir, format_table, load_cams,
                              save_cams, search_bg_power)
+from wsss.evaluation.seed_writer import write_image
+from wsss.models.sam.store import decode_masks, load_masks, save_masks
+from wsss.models.seeders.sams import SAMSSeeder, sams_seed
 
 X = 255
 N_VOC = 21
@@ -186,3 +191,66 @@ def test_eval_seeds_tool_searches_power_on_cams(voc_root, tmp_path):
         numbers = json.load(f)
     assert numbers['best_power'] == 2
     assert numbers['miou_by_power']['1'] == pytest.approx((53 / 62 + 2) / 4)
+
+
+# ------------------------------------------------ raw CAM files keep a weak class's values
+
+def weak_class_case(tmp_path):
+    """Raw CAMs (2x6) of a strong class 3 and a weak class 7 (raw maximum 1e-9), three whole-level
+    SAM masks A = columns 0-1, B = 1-3, C = 4-5, and the GT (class 3 on columns 1-5).
+
+    SAMS mask scores, normalised per class across the masks: class 3 has means A .495, B .99667,
+    C 1 -> 0, .9934, 1; class 7 has A 1e-9, B 3.3e-10, C 0 -> A 1e-9 / (1e-9 + 1e-7) = .0099.
+    At power 1, A is background with confidence 1 - .0099 = .9901 < B's .9934, so B, painted
+    later, takes the shared column 1. In float16, 1e-9 is 0: A's confidence is 1 > .9934, A is
+    painted last and column 1 turns background.
+    """
+    cams = np.zeros((2, 2, 6), np.float32)
+    cams[0, :, 1], cams[0, :, 2:] = .99, 1.0
+    cams[1, :, :2] = 1e-9
+    records = []
+    for cols in (slice(0, 2), slice(1, 4), slice(4, 6)):
+        m = np.zeros((2, 6), np.uint8)
+        m[:, cols] = 1
+        records.append(dict(segmentation=mask_utils.encode(np.asfortranarray(m)), level=2,
+                            predicted_iou=0.9, stability_score=0.95, area=int(m.sum()),
+                            bbox=[0, 0, 1, 1]))
+    save_masks(str(tmp_path / 'masks' / 'img.json'), records, (2, 6))
+    gt = np.zeros((2, 6), np.uint8)
+    gt[:, 1:] = 3
+    write_label_map(str(tmp_path / 'gt.png'), gt)
+    return cams, gt
+
+
+def test_raw_cams_are_saved_in_float32_and_normalised_ones_in_float16(tmp_path):
+    cams = np.full((1, 2, 3), 1e-9, np.float32)
+    save_cams(str(tmp_path / 'raw.npz'), [7], cams, raw=True)
+    save_cams(str(tmp_path / 'norm.npz'), [7], cams)
+    with np.load(str(tmp_path / 'raw.npz')) as raw, np.load(str(tmp_path / 'norm.npz')) as norm:
+        assert raw['cams'].dtype == np.float32 and norm['cams'].dtype == np.float16
+    np.testing.assert_array_equal(load_cams(str(tmp_path / 'raw.npz'))[1], cams)
+    assert not load_cams(str(tmp_path / 'norm.npz'))[1].any()  # below float16's range
+
+
+def test_power_search_on_saved_raw_cams_gives_the_seeds_of_the_run(tmp_path):
+    """The writer seeds the image (SAMS, as a deferred seeder) and saves its raw CAMs; the
+    power search over the saved file gives that run's seed at the run's power, and the
+    float16 copy of the same CAMs would not (the fixture tells them apart)."""
+    cams, gt = weak_class_case(tmp_path)
+    mask_dir, cam_dir, seed_dir = (str(tmp_path / d) for d in ('masks', 'cams', 'seeds'))
+    task = dict(metainfo=dict(img_name='img', cam_class_ids=[3, 7], raw_cams=True), cams=cams,
+                seeder=SAMSSeeder(mask_dir, bg_power=1.0))
+    write_image(dict(cam_dir=cam_dir, seed_dir=seed_dir, save_confidence=False, show_dir=None,
+                     classes=None), task)
+    seed = read_label_map(osp.join(seed_dir, 'img.png'))
+    np.testing.assert_array_equal(seed, gt)  # column 1 is class 3
+    results = search_bg_power([('img', str(tmp_path / 'gt.png'))], cam_dir, N_VOC, (0.5, 1.0),
+                              mask_dir=mask_dir)
+    direct = SegStats(N_VOC)
+    direct.update(seed, gt)
+    np.testing.assert_array_equal(results[1.0].confusion, direct.confusion)
+    assert results[1.0].miou == pytest.approx(1.0)
+    masks, levels = torch.from_numpy(decode_masks(load_masks(osp.join(mask_dir, 'img.json')),
+                                                  (2, 6))), [2, 2, 2]
+    half, _ = sams_seed(cams.astype(np.float16).astype(np.float32), [3, 7], masks, levels, 1.0)
+    assert (half[:, 1] == 0).all()

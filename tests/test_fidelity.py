@@ -1,15 +1,19 @@
 """The released code's rules behind ``released=True`` (README, Fidelity), each on a hand-worked
 case where it changes the answer, and the reproduction / clean configs that select them."""
+import json
+import math
+import os
 import os.path as osp
 import types
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import COCO, ROOT, coco_category_ids
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from PIL import Image
 from pycocotools import mask as mask_utils
 from test_crf import needs_crf
 
@@ -19,11 +23,12 @@ from wsss.datasets.class_names import (COCO14_PROMPT_NAMES, RELEASED_COCO14_PROM
                                        RELEASED_VOC12_PROMPT_NAMES, VOC12_PROMPT_NAMES)
 from wsss.evaluation import save_cams, search_bg_power
 from wsss.models import crf as crf_module
-from wsss.models.cam import (attention_affinity, box_mask, caa_refine, resize_cams,
+from wsss.models.cam import (attention_affinity, box_mask, caa_refine, cams_to_seed,
+                             normalize_cam, released_masked_softmax, resize_cams,
                              softmax_gradcam)
 from wsss.models.sam.store import save_masks
 from wsss.models.seeders import sams_seed
-from wsss.registry import MODELS, TRANSFORMS
+from wsss.registry import DATASETS, MODELS, TRANSFORMS
 
 TINY_SEG = 'configs/fma_wsss/fma-seg_vit-tiny_1xb4-20_minivoc.py'
 CLIP_ES_TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
@@ -127,12 +132,15 @@ def test_raw_cam_model_hands_the_seeder_raw_refined_cams_at_image_size():
         text = model.text_features().detach()
         cams, = softmax_gradcam(out.ln1, out.image_feature, text,
                                 torch.as_tensor(labels)[None], model.clip.logit_scale.exp(),
-                                out.grid, raw=True)
+                                out.grid, raw=True, target='masked_softmax')
     refined = caa_refine(cams.detach(), attention_affinity(out.attn, model.sinkhorn_iters)[0],
                          model.box_threshold, released_boxes=True, raw=True)
     expected = resize_cams(refined, (45, 61))
     assert expected.max() < 0.5  # the raw scale: not normalised
     torch.testing.assert_close(model.seeder.cams, expected, atol=1e-9, rtol=1e-4)
+    # kept in float32 for the CAM files, which then hold what the seeder saw
+    assert sample.cams.data.dtype == torch.float32 and sample.metainfo['raw_cams']
+    torch.testing.assert_close(sample.cams.data, model.seeder.cams, atol=0, rtol=0)
 
 
 def test_raw_cams_need_a_seeder_that_normalises():
@@ -286,6 +294,7 @@ def test_coco_segmentation_training_takes_the_whole_images_labels():
     ('configs/clip_es/clip-es_vit-b16_voc12-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_voc12-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_coco14-train.py', True),
+    ('configs/clip_es/clip-es_vit-b16_crf_coco14-train_released-list.py', True),
     ('configs/fma_wsss/fma-fine-seeds_vit-b16_voc12-train-aug.py', True),
     ('configs/fma_wsss/fma-fine-seeds_vit-b16_coco14-train.py', True),
     ('configs/clip_es/clip-es_vit-b16_crf_voc12-train_clean.py', False),
@@ -391,3 +400,143 @@ def test_released_crf_unary_is_computed_in_float16(monkeypatch):
     crf_module.dense_crf(rgb, np.full((2, 1, 2), 0.5), released=True)
     crf_module.dense_crf(rgb, np.full((2, 1, 2), 0.5))
     assert seen == [np.float16, np.float32]
+
+
+# ------------------------------------------------------ CLIP-ES's GradCAM normalisation
+
+def weak_class_cam(peak: float) -> torch.Tensor:
+    """A ReLU'd GradCAM (1, 4, 5) of a class whose softmax share vanishes: ``peak`` at (1, 1),
+    0.75 ``peak`` at (1, 3), 0 elsewhere."""
+    cam = torch.zeros(1, 4, 5)
+    cam[0, 1, 1], cam[0, 1, 3] = peak, 0.75 * peak
+    return cam
+
+
+def test_released_double_normalisation_keeps_a_weak_class_box():
+    """Raw max 1e-9. Once: 1e-9 / (1e-9 + 1e-7) = .0099 -> uint8 2; .0074 -> 1; threshold
+    int(.7 * 2) = 1 keeps (1, 1) only. Twice: .0099 / (.0099 + 1e-7) = .99999 -> 254, .75 ->
+    191 > int(.7 * 254) = 177: both peaks are boxes."""
+    cam = weak_class_cam(1e-9)
+    once, twice = normalize_cam(cam, 1), normalize_cam(cam, 2)
+    assert once.max() == pytest.approx(1e-9 / (1e-9 + 1e-7), rel=1e-5)
+    assert twice.max() == pytest.approx(1.0, abs=2e-5)
+    expected = torch.zeros(4, 5)
+    expected[1, 1] = 1
+    torch.testing.assert_close(box_mask(once[0], 0.7, released=True), expected)
+    expected[1, 3] = 1
+    torch.testing.assert_close(box_mask(twice[0], 0.7, released=True), expected)
+
+
+def test_released_double_normalisation_keeps_a_weak_class_in_the_seed():
+    """Raw max 2e-10: once, the max is 2e-10 / 1.002e-7 = .002 -> uint8 0: no box, CAA gives
+    0 everywhere and the class is gone from the seed; twice, it reaches 1 and keeps its box."""
+    cam = weak_class_cam(2e-10)
+    affinity = torch.eye(20)
+    for passes, present in ((1, False), (2, True)):
+        normalised = normalize_cam(cam, passes)
+        refined = caa_refine(normalised, affinity, 0.7, released_boxes=True)
+        seed, _ = cams_to_seed(refined, [5])
+        assert bool(seed[1, 1] == 5) is present
+        assert bool(refined.max() > 0.99) is present
+
+
+def test_released_gradcam_is_per_model():
+    """CLIP-ES normalises twice and differentiates the softmax; FMA-WSSS's own GradCAM
+    normalises once and differentiates the masked softmax; the clean path: once, softmax."""
+    found = {}
+    for name, path in (('clip_es', CLIP_ES_TINY), ('fma', TINY_SEG)):
+        for released in (True, False):
+            model = MODELS.build(dict(config(path).model, released=released))
+            found[name, released] = model.cam_norm_passes, model.gradcam_target
+    assert found == {('clip_es', True): (2, 'softmax'), ('clip_es', False): (1, 'softmax'),
+                     ('fma', True): (1, 'masked_softmax'), ('fma', False): (1, 'softmax')}
+    with pytest.raises(ValueError, match='model.gradcam_target must be one of'):
+        MODELS.build(dict(config(CLIP_ES_TINY).model, gradcam_target='sigmoid'))
+
+
+COCO_LABELS = ('person', 'vase', 'hair drier')  # in class-id order
+
+
+@pytest.fixture
+def multi_label_coco(tmp_path) -> str:
+    """A COCO-2014 tree of one 64x80 image labelled person, vase and hair drier (three boxes)."""
+    root = str(tmp_path / 'coco2014')
+    name = 'COCO_train2014_000000000007'
+    image = np.full((64, 80, 3), 128, np.uint8)  # flat regions: the CRF has edges to follow
+    image[:30, :40], image[30:, 40:], image[40:, :30] = (200, 40, 40), (40, 160, 60), (60, 60, 220)
+    os.makedirs(osp.join(root, 'train2014'))
+    Image.fromarray(image).save(osp.join(root, 'train2014', name + '.jpg'))
+    cats = coco_category_ids()
+    boxes = ([0, 0, 40, 0, 40, 30, 0, 30], [40, 30, 80, 30, 80, 64, 40, 64],
+             [0, 40, 30, 40, 30, 64, 0, 64])
+    annotations = [dict(id=i + 1, image_id=7, category_id=cats[c], segmentation=[box],
+                        area=1000.0, iscrowd=0, bbox=[0, 0, 1, 1])
+                   for i, (c, box) in enumerate(zip(COCO_LABELS, boxes))]
+    os.makedirs(osp.join(root, 'annotations'))
+    with open(osp.join(root, 'annotations', 'instances_train2014.json'), 'w') as f:
+        json.dump(dict(images=[dict(id=7, file_name=name + '.jpg', height=64, width=80)],
+                       annotations=annotations,
+                       categories=[dict(id=i, name=n) for n, i in cats.items()]), f)
+    return root
+
+
+def test_clip_es_coco_config_keeps_a_class_with_a_vanishing_softmax_share(multi_label_coco):
+    """The COCO CLIP-ES config with a tiny CLIP at logit scale 130: the hair drier takes the
+    softmax, the person keeps 3e-5, the vase 5e-11 (raw GradCAM maximum 4e-11). Released (two
+    normalisations), the vase keeps a CAM that reaches 1 and a region of the CRF seed; with one
+    normalisation its CAM is 0 and the vase is gone from the seed."""
+    cfg = config('configs/clip_es/clip-es_vit-b16_crf_coco14-train.py')
+    cfg.model.update(clip=config('configs/_base_/models/clip_tiny.py').tiny_clip,
+                     num_attn_layers=2, defer_seeding=True)
+    cfg.test_dataloader.dataset.data_root = multi_label_coco
+    item = DATASETS.build(cfg.test_dataloader.dataset)[0]
+    vase = COCO_LABELS.index('vase')
+    found = {}
+    for passes in (2, 1):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(cfg.model, cam_norm_passes=passes)).eval()
+        model.clip.logit_scale.data.fill_(math.log(130.0))
+        if passes == 2:  # the premise: a raw maximum below what one normalisation keeps
+            with torch.enable_grad():
+                out = model.encoder(model.normalize(item['inputs']))
+                raw, = softmax_gradcam(out.ln1, out.image_feature, model.text_features(),
+                                       model.sample_labels(item['data_samples'])[None],
+                                       model.clip.logit_scale.exp(), out.grid, raw=True)
+            assert 1e-12 < raw[vase].max() < 3e-10
+        sample, = model.predict([item['inputs']], [item['data_samples'].clone()])
+        assert sample.cam_class_ids == [COCO[c] for c in COCO_LABELS]
+        seed, _ = sample.seeder(sample.cams.data, sample.cam_class_ids, sample.metainfo)
+        found[passes] = sample.cams.data[vase].max().item(), (seed == COCO['vase']).sum()
+    assert found[2][0] > 0.9 and found[2][1] > 0
+    assert found[1] == (0.0, 0)
+
+
+# ------------------------------------------------------------- FMA-WSSS's masked softmax
+
+def test_released_masked_softmax_by_hand():
+    """Logits (labelled class, absent class, two background words) = (0, 10, -1, .5): the absent
+    class beats the rest by 9.5+. Masked: e = exp(y - 10) * mask = e^-10 (1, 0, e^-1, e^.5),
+    S = sum e = 1.3696e-4, s = e / (S + 1e-5): s_0 = .3089, not the exact .3315. Gradients of
+    s_0: d/dy_0 = s_0 (1 - s_0), d/dy_bg = -s_0 s_bg (both formulas), and through the max,
+    d/dy_1 = -s_0 1e-5 / (S + 1e-5) = -.0210, where the exact softmax gives 0."""
+    logits = torch.tensor([[0., 10., -1., .5]], dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[True, False, True, True]])
+    masked = released_masked_softmax(logits, mask)
+    exact = logits.masked_fill(~mask, float('-inf')).softmax(dim=-1)
+    e = np.exp(np.array([0., 10., -1., .5]) - 10) * [1, 0, 1, 1]
+    S = e.sum()
+    s = e / (S + 1e-5)
+    assert S == pytest.approx(1.3696e-4, rel=1e-4) and s[0] == pytest.approx(.3089, abs=1e-4)
+    np.testing.assert_allclose(masked.detach().numpy()[0], s, rtol=1e-12)
+    assert exact[0, 0].item() == pytest.approx(.3315, abs=1e-4)
+    grad_masked, = torch.autograd.grad(masked[0, 0], logits)
+    grad_exact, = torch.autograd.grad(exact[0, 0], logits)
+    expected = [s[0] * (1 - s[0]), -s[0] * 1e-5 / (S + 1e-5), -s[0] * s[2], -s[0] * s[3]]
+    np.testing.assert_allclose(grad_masked.numpy()[0], expected, rtol=1e-9)
+    assert expected[1] == pytest.approx(-.0210, abs=1e-4) and grad_exact[0, 1] == 0
+    # a masked-in class near the top: the two agree to ~epsilon
+    near = torch.tensor([[0., .5, -1., .5]], dtype=torch.float64)
+    torch.testing.assert_close(released_masked_softmax(near, mask),
+                               near.masked_fill(~mask, float('-inf')).softmax(-1),
+                               atol=1e-5, rtol=0)
+

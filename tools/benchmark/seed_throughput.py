@@ -240,7 +240,8 @@ def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory') ->
         with torch.enable_grad():
             out = forward(model.normalize(data['inputs']))
             cams, = clip(out.ln1, out.image_feature, text, labels[None],
-                         model.clip.logit_scale.exp(), out.grid, raw=model.raw_cam)
+                         model.clip.logit_scale.exp(), out.grid, raw=model.raw_cam,
+                         norm_passes=model.cam_norm_passes, target=model.gradcam_target)
         if model.caa:
             cams = refine(cams.detach(), affinity(out.attn, model.sinkhorn_iters)[0],
                           model.box_threshold, model.released, model.raw_cam)

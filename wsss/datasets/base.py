@@ -1,6 +1,6 @@
 """Base of the wsss datasets: an mmseg dataset whose samples also carry image-level labels."""
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import mmengine
 import numpy as np
@@ -65,3 +65,31 @@ def labels_from_masks(paths: Sequence[str], num_classes: int) -> List[List[int]]
 def class_index(classes: Sequence[str]) -> Dict[str, int]:
     """Foreground class name -> id (1..C) for a class tuple that starts with 'background'."""
     return {name: i for i, name in enumerate(classes) if i > 0}
+
+
+def read_label_list(path: str, num_fg: int) -> List[Tuple[str, List[int]]]:
+    """(image name, class ids 1..C) per line of a split file with labels, as the released CLIP-ES
+    code ships them (``coco14/train.txt``): ``<image name> <0-based class id> ...`` a line.
+
+    Raises FileNotFoundError for a missing file and ValueError naming the file and line for an id
+    that is not an integer in 0..``num_fg`` - 1 or a name listed twice.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'label list {path} not found (dataset setting labels_from)')
+    entries, seen = [], set()
+    for number, line in enumerate(mmengine.list_from_file(path, encoding='utf-8-sig'), 1):
+        if not line.strip():
+            continue
+        name, *ids = line.split()
+        try:
+            class_ids = sorted({int(i) + 1 for i in ids})
+        except ValueError:
+            class_ids = [0]
+        if class_ids and not 1 <= class_ids[0] <= class_ids[-1] <= num_fg:
+            raise ValueError(f'{path}, line {number}: class ids {ids} are not integers in '
+                             f'0..{num_fg - 1} (0-based)')
+        if name in seen:
+            raise ValueError(f'{path}, line {number}: {name} is listed twice')
+        seen.add(name)
+        entries.append((name, class_ids))
+    return entries

@@ -8,13 +8,14 @@ Crowd annotations (``iscrowd=1``) count like any other by default (``crowd='labe
 ``crowd='ignore'`` they label nothing and their pixels are 255.
 """
 import os.path as osp
-from typing import Dict, List, Optional
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools.coco import COCO
 
 from ..registry import DATASETS
-from .base import WSSSDataset
+from .base import WSSSDataset, read_label_list
 from .class_names import COCO14_CLASSES, voc_palette, with_background
 from .seeds import IGNORE_INDEX
 
@@ -41,6 +42,38 @@ def image_class_ids(coco: COCO, img_id: int, cat_to_label: Dict[int, int],
     anns = coco.imgToAnns.get(img_id, [])
     return sorted({cat_to_label[a['category_id']] for a in anns
                    if crowd == 'label' or not a.get('iscrowd', 0)})
+
+
+def compare_labels(coco: COCO, cat_to_label: Dict[int, int],
+                   listed: Sequence[Tuple[str, List[int]]]) -> dict:
+    """How the labels of a split file (:func:`wsss.datasets.base.read_label_list`) differ from
+    those derived from the annotations (crowd annotations counting), by image file stem.
+
+    Returns ``listed`` and ``annotated`` (image counts), ``only_listed`` and ``only_annotated``
+    (sorted names), ``differ`` (names in both with other classes), ``extra_annotated`` and
+    ``extra_listed`` (Counters of class ids over the (image, class) pairs that only one side
+    has), ``crowd_only`` (pairs whose class has crowd annotations only in the image) and
+    ``crowd_only_listed`` (how many of those the list holds).
+    """
+    derived, crowd_only = {}, set()
+    for img_id in coco.getImgIds():
+        name = osp.splitext(coco.imgs[img_id]['file_name'])[0]
+        ids = image_class_ids(coco, img_id, cat_to_label)
+        if ids:
+            derived[name] = set(ids)
+        plain = set(image_class_ids(coco, img_id, cat_to_label, crowd='ignore'))
+        crowd_only.update((name, c) for c in set(ids) - plain)
+    given = {name: set(ids) for name, ids in listed}
+    both = sorted(given.keys() & derived.keys())
+    return dict(
+        listed=len(given), annotated=len(derived),
+        only_listed=sorted(given.keys() - derived.keys()),
+        only_annotated=sorted(derived.keys() - given.keys()),
+        differ=[n for n in both if given[n] != derived[n]],
+        extra_annotated=Counter(c for n in both for c in derived[n] - given[n]),
+        extra_listed=Counter(c for n in both for c in given[n] - derived[n]),
+        crowd_only=len(crowd_only),
+        crowd_only_listed=sum(c in given.get(n, ()) for n, c in crowd_only))
 
 
 def coco_semantic_mask(coco: COCO, img_id: int, cat_to_label: Dict[int, int],
@@ -70,16 +103,23 @@ class COCO14Dataset(WSSSDataset):
         split: ``'train'`` or ``'val'``.
         drop_empty: drop images without any (counted) annotation: 82,081 train / 40,137 val images.
         crowd: ``'label'`` or ``'ignore'`` (see the module docstring).
+        labels_from: a split file with labels, ``<image name> <0-based class id> ...`` a line
+            (the released CLIP-ES ``coco14/train.txt``; a path as given, not under
+            ``data_root``): its images, in its order, and its labels replace those derived
+            from the annotations (``ann_file`` is not read, ``crowd`` has no effect).
+            ``tools/dataset_converters/coco14.py --compare-labels`` prints where they differ.
     """
 
     METAINFO = dict(classes=with_background(COCO14_CLASSES), palette=voc_palette(81))
 
     def __init__(self, data_root: str, split: str = 'train', ann_file: Optional[str] = None,
                  img_dir: Optional[str] = None, seg_map_dir: Optional[str] = None,
-                 drop_empty: bool = True, crowd: str = 'label', **kwargs) -> None:
+                 drop_empty: bool = True, crowd: str = 'label',
+                 labels_from: Optional[str] = None, **kwargs) -> None:
         if crowd not in CROWD_MODES:
             raise ValueError(f'crowd must be one of {CROWD_MODES}, got {crowd!r}')
         self.split, self.drop_empty, self.crowd = split, drop_empty, crowd
+        self.labels_from = labels_from
         super().__init__(
             ann_file=ann_file or osp.join('annotations', f'instances_{split}2014.json'),
             data_root=data_root,
@@ -88,6 +128,8 @@ class COCO14Dataset(WSSSDataset):
             img_suffix='.jpg', seg_map_suffix='.png', **kwargs)
 
     def load_data_list(self) -> List[dict]:
+        if self.labels_from:
+            return self.data_list_from_labels()
         coco = load_coco(self.ann_file)
         cat_to_label = category_to_label(coco, self.ann_file)
         img_dir, seg_dir = self.data_prefix['img_path'], self.data_prefix['seg_map_path']
@@ -101,4 +143,16 @@ class COCO14Dataset(WSSSDataset):
             seg = osp.join(seg_dir, name + self.seg_map_suffix)
             data_list.append(self.make_data_info(
                 osp.join(img_dir, file_name), name, ids, seg if osp.isfile(seg) else None))
+        return data_list
+
+    def data_list_from_labels(self) -> List[dict]:
+        """The images and labels of ``labels_from`` (see the class docstring)."""
+        img_dir, seg_dir = self.data_prefix['img_path'], self.data_prefix['seg_map_path']
+        data_list = []
+        for name, ids in read_label_list(self.labels_from, self.num_classes - 1):
+            if self.drop_empty and not ids:
+                continue
+            seg = osp.join(seg_dir, name + self.seg_map_suffix)
+            data_list.append(self.make_data_info(osp.join(img_dir, name + self.img_suffix), name,
+                                                 ids, seg if osp.isfile(seg) else None))
         return data_list

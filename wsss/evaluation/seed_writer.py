@@ -128,7 +128,8 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
         seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
     seeded = time.perf_counter()
     if outputs['cam_dir']:
-        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'])
+        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+                  raw=meta.get('raw_cams', False))
     if outputs['save_confidence']:
         write_confidence(confidence_path(outputs['seed_dir'], name), confidence)
     if outputs['show_dir']:

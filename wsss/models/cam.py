@@ -13,31 +13,60 @@ import torch.nn.functional as F
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
 
-def normalize_cam(cam: torch.Tensor) -> torch.Tensor:
-    """Min-max normalise each map over its last two dims: (x - min) / (max - min + 1e-7)."""
+# what the GradCAM differentiates: the exact softmax over each image's labelled classes and
+# the background, or FMA-WSSS's released masked softmax (:func:`released_masked_softmax`)
+GRADCAM_TARGETS = ('softmax', 'masked_softmax')
+
+
+def normalize_cam(cam: torch.Tensor, passes: int = 1) -> torch.Tensor:
+    """Min-max normalise each map over its last two dims, ``passes`` times:
+    (x - min) / (max - min + 1e-7)."""
     flat = cam.flatten(-2)
-    low = flat.min(dim=-1, keepdim=True).values
-    high = flat.max(dim=-1, keepdim=True).values
-    return ((flat - low) / (high - low + 1e-7)).view_as(cam)
+    for _ in range(passes):
+        low = flat.min(dim=-1, keepdim=True).values
+        high = flat.max(dim=-1, keepdim=True).values
+        flat = (flat - low) / (high - low + 1e-7)
+    return flat.view_as(cam)
+
+
+def released_masked_softmax(logits: torch.Tensor, mask: torch.Tensor,
+                            epsilon: float = 1e-5) -> torch.Tensor:
+    """FMA-WSSS's released GradCAM target (alchemy_cat's ``MaskedSoftmax(epsilon=1e-5)``):
+    exp(y - max y) * mask / (sum of that + epsilon), the max taken over ALL logits of a row,
+    masked ones included, and not detached.
+
+    It equals the softmax over ``mask`` up to epsilon while a masked-in logit is near the top;
+    when a masked-out class beats all of them by ~9 logits or more (masked sum below ~1e-4),
+    epsilon shrinks the scores and the max passes a gradient to that masked-out logit.
+    """
+    top = logits.max(dim=-1, keepdim=True).values
+    kept = (logits - top).exp() * mask.to(logits.dtype)
+    return kept / (kept.sum(dim=-1, keepdim=True) + epsilon)
 
 
 def class_scores(image_feature: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor,
-                 logit_scale: torch.Tensor) -> torch.Tensor:
+                 logit_scale: torch.Tensor, target: str = 'softmax') -> torch.Tensor:
     """(B, C + NB) softmax of logit_scale * cos(image, text) over each image's labelled
     foreground classes and all background rows; the absent foreground classes get 0.
 
     ``text_feats``: (C + NB, D), the C foreground classes first, then the background words.
     ``labels``: (B, C) multi-hot over the foreground classes.
+    ``target``: 'softmax' (exact) or 'masked_softmax' (:func:`released_masked_softmax`).
     """
+    if target not in GRADCAM_TARGETS:
+        raise ValueError(f'GradCAM target must be one of {GRADCAM_TARGETS}, got {target!r}')
     B, C = labels.shape
     logits = logit_scale * F.normalize(image_feature, dim=-1) @ F.normalize(text_feats, dim=-1).t()
     in_softmax = torch.cat([labels.bool(), labels.new_ones(B, text_feats.shape[0] - C).bool()], 1)
+    if target == 'masked_softmax':
+        return released_masked_softmax(logits, in_softmax)
     return logits.masked_fill(~in_softmax, float('-inf')).softmax(dim=-1)
 
 
-def _finish(cam: torch.Tensor, grid: Tuple[int, int], raw: bool) -> torch.Tensor:
+def _finish(cam: torch.Tensor, grid: Tuple[int, int], raw: bool,
+            norm_passes: int) -> torch.Tensor:
     cam = cam.unflatten(-1, grid)
-    return cam if raw else normalize_cam(cam.relu())
+    return cam if raw else normalize_cam(cam.relu(), norm_passes)
 
 
 def _check(ln1: torch.Tensor, labels: torch.Tensor, text_feats: torch.Tensor) -> None:
@@ -51,13 +80,14 @@ def _check(ln1: torch.Tensor, labels: torch.Tensor, text_feats: torch.Tensor) ->
 def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: torch.Tensor,
                     labels: torch.Tensor, logit_scale: torch.Tensor, grid: Tuple[int, int],
                     raw: bool = False, create_graph: bool = False,
-                    retain_graph: Optional[bool] = None) -> List[torch.Tensor]:
+                    retain_graph: Optional[bool] = None, norm_passes: int = 1,
+                    target: str = 'softmax') -> List[torch.Tensor]:
     """Softmax-GradCAM of every labelled class of every image, one backward per class slot.
 
     For image b and labelled class c: s = :func:`class_scores`; w_c = mean over the patches of
     ds_c/dA with A = ``ln1[b]`` (h*w, width); CAM_c = ReLU(A w_c) on the patch grid, min-max
-    normalised. The softmax couples the classes, which suppresses confusion with the other
-    labelled classes and with the background words.
+    normalised (``norm_passes`` times). The softmax couples the classes, which suppresses
+    confusion with the other labelled classes and with the background words.
 
     Backward k differentiates the k-th labelled class of every image of the batch at once (an
     image's scores depend on its own ``ln1`` rows only), so a batch of B images with at most K
@@ -76,6 +106,12 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
         create_graph: keep the graph of the gradients (double backprop into ``text_feats``);
             the activations A are always detached.
         retain_graph: keep the graph after the last backward (default: ``create_graph``).
+        norm_passes: min-max normalisations of the ReLU'd CAM. CLIP-ES's released code does 2
+            (its bundled pytorch_grad_cam: ``scale_cam_image`` per target layer, then again after
+            the mean over the target layers); the second pass differs from the first by ~1e-7 / M
+            relative, M the raw maximum, which decides whether a class whose softmax share
+            vanishes (M below ~4e-10) keeps a uint8 box in CAA or drops out (README, Fidelity).
+        target: the scores differentiated, 'softmax' or 'masked_softmax' (:func:`class_scores`).
 
     Returns:
         B float32 tensors (K_b, h, w): the CAMs of image b's labelled classes in ascending class
@@ -87,7 +123,7 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
     K = int(counts.max()) if len(counts) else 0
     if K == 0:
         return [ln1.new_zeros(0, *grid, dtype=torch.float32) for _ in range(len(labels))]
-    probs = class_scores(image_feature, text_feats, labels, logit_scale)
+    probs = class_scores(image_feature, text_feats, labels, logit_scale, target)
     # slot k of image b: its k-th labelled class; the slots past its count get weight 0
     classes = torch.argsort((~labels).int(), dim=1, stable=True)[:, :K]
     valid = torch.arange(K, device=labels.device) < counts[:, None]  # (B, K)
@@ -99,26 +135,28 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
                                     retain_graph=k < K - 1 or last, create_graph=create_graph)
         weights.append(grad.float().mean(dim=1))
     cams = torch.einsum('kbd,bnd->bkn', torch.stack(weights), ln1.detach().float())
-    cams = _finish(cams, grid, raw)
+    cams = _finish(cams, grid, raw, norm_passes)
     return [cams[b, :counts[b]] for b in range(len(labels))]
 
 
 def gradcam_per_class_loop(ln1: torch.Tensor, image_feature: torch.Tensor,
                            text_feats: torch.Tensor, labels: torch.Tensor,
                            logit_scale: torch.Tensor, grid: Tuple[int, int],
-                           raw: bool = False) -> List[torch.Tensor]:
+                           raw: bool = False, norm_passes: int = 1,
+                           target: str = 'softmax') -> List[torch.Tensor]:
     """:func:`softmax_gradcam` with one backward per (image, class): the plain baseline, for
     benchmarks and equality tests. Same arguments and result."""
     _check(ln1, labels, text_feats)
     labels = labels.bool()
-    probs = class_scores(image_feature, text_feats, labels, logit_scale)
+    probs = class_scores(image_feature, text_feats, labels, logit_scale, target)
     out = []
     for b, row in enumerate(labels):
         cams = []
         for c in row.nonzero()[:, 0].tolist():
             grad, = torch.autograd.grad(probs[b, c], ln1, retain_graph=True)
             cams.append(ln1[b].detach() @ grad[b].mean(dim=0))
-        out.append(_finish(torch.stack(cams), grid, raw) if cams else ln1.new_zeros(0, *grid))
+        out.append(_finish(torch.stack(cams), grid, raw, norm_passes) if cams
+                   else ln1.new_zeros(0, *grid))
     return out
 
 

@@ -14,7 +14,8 @@ from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES
 from ..registry import MODELS, SEEDERS
-from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
+from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
+                  softmax_gradcam)
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
 from .losses import crop_labels
 from .prompts import PromptLearner
@@ -63,7 +64,9 @@ class CLIPCAMModel(BaseModel):
         seeder: a SEEDERS config; default argmax with background power 1.
         released: compute what the authors' released code computes (the reproduction configs):
             its CAA box rule (:func:`wsss.models.cam.box_mask`), its prompt-name lists with their
-            typos (``dataset`` given), and, for seeders with a ``released`` setting left at None
+            typos (``dataset`` given), its GradCAM target and normalisation
+            (:attr:`RELEASED_GRADCAM`),
+            and, for seeders with a ``released`` setting left at None
             (``CRFSeeder``), their released path. False: the clean choices (README, Fidelity).
         raw_cam: hand the seeder the raw GradCAM (no ReLU, not normalised), CAA-refined on its own
             values with boxes from its normalised copy (FMA-WSSS's released segmentation stage);
@@ -83,8 +86,17 @@ class CLIPCAMModel(BaseModel):
             code's arithmetic: CLIP-ES runs its whole model in fp16 with fp32 layer norms, autocast
             keeps the softmax and the norms in fp32; tools/benchmark/seed_throughput.py
             ``--autocast`` prints the largest CAM difference against fp32.
+        cam_norm_passes: min-max normalisations of the GradCAM (``norm_passes`` of
+            :func:`softmax_gradcam`); None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 1.
+        gradcam_target: the scores GradCAM differentiates, 'softmax' (exact) or
+            'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.cam.class_scores`);
+            None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 'softmax'.
     """
 
+    # the GradCAM of the released code: CLIP-ES's bundled pytorch_grad_cam normalises each CAM
+    # twice, of an exact softmax (README, Fidelity); the clean path once
+    RELEASED_GRADCAM = dict(norm_passes=2, target='softmax')
+    CLEAN_GRADCAM = dict(norm_passes=1, target='softmax')
     can_defer_seeding = True  # tools/generate_seeds.py may set defer_seeding
     can_batch_images = True  # tools/generate_seeds.py --batch may set images_per_forward
 
@@ -96,6 +108,7 @@ class CLIPCAMModel(BaseModel):
                  seeder: Optional[Dict] = None, defer_seeding: bool = False,
                  fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
                  images_per_forward: int = 1, autocast: Optional[str] = None,
+                 cam_norm_passes: Optional[int] = None, gradcam_target: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if autocast is not None and autocast not in AUTOCAST_DTYPES:
@@ -104,6 +117,15 @@ class CLIPCAMModel(BaseModel):
         if int(images_per_forward) < 1:
             raise ValueError(f'model.images_per_forward must be >= 1, got {images_per_forward}')
         self.images_per_forward, self.autocast = int(images_per_forward), autocast
+        gradcam = self.RELEASED_GRADCAM if released else self.CLEAN_GRADCAM
+        self.cam_norm_passes = int(gradcam['norm_passes'] if cam_norm_passes is None
+                                   else cam_norm_passes)
+        if self.cam_norm_passes < 1:
+            raise ValueError(f'model.cam_norm_passes must be >= 1, got {cam_norm_passes}')
+        self.gradcam_target = gradcam['target'] if gradcam_target is None else gradcam_target
+        if self.gradcam_target not in GRADCAM_TARGETS:
+            raise ValueError(f'model.gradcam_target must be one of {GRADCAM_TARGETS}, got '
+                             f'{gradcam_target!r}')
         if dataset is not None:
             names = DATASET_CLASSES[dataset]
             class_names = class_names or names[
@@ -167,7 +189,9 @@ class CLIPCAMModel(BaseModel):
             out = self.encoder(self.normalize(images))
         with torch.enable_grad():
             cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
-                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam)
+                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
+                                   norm_passes=self.cam_norm_passes,
+                                   target=self.gradcam_target)
         if self.caa:
             affinity = attention_affinity(out.attn, self.sinkhorn_iters)
             cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
@@ -214,7 +238,9 @@ class CLIPCAMModel(BaseModel):
         cams = resize_cams(cams, sample.metainfo['ori_shape'])
         if not self.raw_cam:
             cams.clamp_(0, 1)
-        sample.set_metainfo(dict(cam_class_ids=class_ids))
+        # raw CAMs stay float32 in the sample and in CAM files: float16 would flush a weak
+        # class's raw values (down to ~1e-9) to 0 (wsss.evaluation.save_cams)
+        sample.set_metainfo(dict(cam_class_ids=class_ids, raw_cams=self.raw_cam))
         if self.defer_seeding:
             sample.cams = PixelData(data=cams.cpu())
             sample.seeder = self.seeder
@@ -222,7 +248,7 @@ class CLIPCAMModel(BaseModel):
         seed, confidence = self.seeder(cams, class_ids, sample.metainfo)
         sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
         sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-        sample.cams = PixelData(data=cams.half().cpu())
+        sample.cams = PixelData(data=(cams if self.raw_cam else cams.half()).cpu())
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
@@ -292,6 +318,11 @@ class FMAPromptModel(CLIPCAMModel):
         other arguments: CLIPCAMModel's.
     """
 
+    # FMA-WSSS's own GradCAM normalises once (its min_max_norm) and differentiates alchemy_cat's
+    # MaskedSoftmax(epsilon=1e-5) (wsss.models.cam.released_masked_softmax), in seeding and in
+    # segmentation-prompt training alike (README, Fidelity)
+    RELEASED_GRADCAM = dict(norm_passes=1, target='masked_softmax')
+
     def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
                  raw_cam: Optional[bool] = None, crop_labels: Optional[bool] = None,
                  **kwargs) -> None:
@@ -336,7 +367,7 @@ class FMAPromptModel(CLIPCAMModel):
                 labels = torch.stack([self.sample_labels(s) for s in data_samples])
             out = self.encoder(images)
             cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
-                                   raw=True, create_graph=True)
+                                   raw=True, create_graph=True, target=self.gradcam_target)
             class_ids = [(row.nonzero()[:, 0] + 1).tolist() for row in labels]
             loss = self.loss_module(cams, class_ids, seeds.long())
         if not loss.requires_grad:
