@@ -14,6 +14,7 @@ from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES
 from ..registry import MODELS, SEEDERS
+from ..utils.memory import is_out_of_memory, out_of_memory_reason
 from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
 from .losses import crop_labels
@@ -196,11 +197,25 @@ class CLIPCAMModel(BaseModel):
         todo = [i for i, s in enumerate(data_samples) if 'load_error' not in s.metainfo]
         for group in same_size_groups([inputs[i] for i in todo], self.images_per_forward):
             batch = [todo[j] for j in group]
-            labels = torch.stack([self.sample_labels(data_samples[i]) for i in batch])
-            images = torch.stack([inputs[i] for i in batch])
-            for i, row, cams in zip(batch, labels, self.batch_cams(images, labels, text)):
-                self.set_seed(data_samples[i], cams, (row.nonzero()[:, 0] + 1).tolist())
+            try:
+                self.seed_batch([inputs[i] for i in batch], [data_samples[i] for i in batch],
+                                text)
+            except Exception as e:  # noqa: BLE001  out of memory: those images fail, not the job
+                if not is_out_of_memory(e):
+                    raise
+                for i in batch:  # listed in failed.json by the writer
+                    data_samples[i].set_metainfo(dict(load_error=out_of_memory_reason(
+                        data_samples[i].metainfo.get('img_path', '?'), inputs[i].shape[-2:],
+                        'max_long_side of the pipeline\'s ResizeToMultiple')))
         return data_samples
+
+    def seed_batch(self, images: List[torch.Tensor], samples: List[SegDataSample],
+                   text: torch.Tensor) -> None:
+        """CAMs and seeds of same-size images, stored in their samples."""
+        labels = torch.stack([self.sample_labels(s) for s in samples])
+        for sample, row, cams in zip(samples, labels,
+                                     self.batch_cams(torch.stack(images), labels, text)):
+            self.set_seed(sample, cams, (row.nonzero()[:, 0] + 1).tolist())
 
     def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
         """(C,) multi-hot image-level labels of a data sample, on the model's device."""
