@@ -12,7 +12,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from ..datasets.class_names import DATASET_CLASSES
+from ..datasets.class_names import DATASET_CLASSES, default_background_words
 from ..registry import MODELS, SEEDERS
 from ..utils.memory import is_out_of_memory, out_of_memory_reason
 from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
@@ -55,7 +55,10 @@ class CLIPCAMModel(BaseModel):
         dataset: 'voc12' or 'coco14' for the bundled prompt names and background words, or None
             to give ``class_names`` and ``background_words`` yourself.
         class_names: prompt name per foreground class (ids 1..C); synonyms comma-separated.
-        background_words: names always present in the softmax as background.
+        background_words: names always present in the softmax as background; None without a
+            ``dataset``: :data:`~wsss.datasets.class_names.DEFAULT_BACKGROUND_WORDS` (CLIP-ES's
+            23 COCO words) less the class names; ``()`` for none (a single-label image then
+            gets no foreground: its softmax over one class has no gradient).
         template: the prompt template.
         num_attn_layers: last blocks whose attention CAA averages (8 of 12 for ViT-B/16).
         caa: refine with class-aware attention affinity.
@@ -113,8 +116,10 @@ class CLIPCAMModel(BaseModel):
                 else background_words
         if not class_names:
             raise ValueError('CLIPCAMModel needs class_names (or dataset=voc12|coco14)')
+        if background_words is None:  # own data: a general list (an empty tuple: none at all)
+            background_words = default_background_words(class_names)
         self.class_names = tuple(class_names)
-        self.background_words = tuple(background_words or ())
+        self.background_words = tuple(background_words)
         self.template = template
         self.clip = build_clip(**clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers, fp16_pos_embed)
