@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from ...utils.weights import WEIGHTS_DIR_ENV, local_weights, url_file_name
+from ...utils.weights import (WEIGHTS_DIR_ENV, find_weights, local_weights, openai_clip_url,
+                              url_file_name)
 
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
@@ -55,6 +56,10 @@ def build_clip(name: str = 'ViT-B-16',
                          f'got {checkpoint_format!r}')
     openai_file = _openai_file_name(name) if model_cfg is None and pretrained == 'openai' else None
     local = local_weights(openai_file) if openai_file else None
+    if openai_file and local is None:
+        # OpenAI's file through find_weights, not open_clip's hub download: offline it fails at
+        # once naming the folders and the URL, instead of minutes of hub retries
+        local = find_weights(openai_clip_url(name), config_key='model.clip.pretrained')
     if local:  # OpenAI's released file, e.g. copied to an offline machine
         pretrained, checkpoint_format = local, 'openai'
     if pretrained is None:
@@ -93,7 +98,7 @@ def build_clip(name: str = 'ViT-B-16',
 
 def _openai_file_name(name: str) -> Optional[str]:
     """The file name of OpenAI's release of ``name`` (``ViT-B-16.pt``, ``ViT-L-14-336px.pt``)."""
-    url = open_clip.get_pretrained_cfg(name, 'openai').get('url')
+    url = openai_clip_url(name)
     return url_file_name(url) if url else None
 
 
