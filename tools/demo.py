@@ -12,8 +12,8 @@ tools/generate_seeds.py. Written to --out-dir (default work_dirs/demo):
     <stem>_seed.png    the image and the seed over it
     <stem>_label.png   the seed itself, a VOC-palette PNG (0 background, class ids, 255 ignored)
 
-The default config is CLIP-ES with a dense CRF (needs the CLIP ViT-B/16 weights, which open_clip
-downloads, and the crf extra). FMA-WSSS configs take the learned prompts with --checkpoint; their
+The default config is CLIP-ES with a dense CRF (needs the CLIP ViT-B/16 weights, downloaded on
+first use, see tools/weights.py, and the crf extra). FMA-WSSS configs take the learned prompts with --checkpoint; their
 SAMS seeders read the image's SAM masks, <model.seeder.mask_dir>/<stem>.json, as made by
 tools/sam_masks.py; masks kept elsewhere: --cfg-options model.seeder.mask_dir=DIR.
 """

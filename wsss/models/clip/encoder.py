@@ -35,9 +35,10 @@ def build_clip(name: str = 'ViT-B-16',
         name: open_clip model name (``open_clip.list_models()``), e.g. ``'ViT-B-16'``.
         pretrained: an open_clip pretrained tag of ``name`` (``'openai'``, ``'laion2b_s34b_b88k'``,
             ...; fetched by open_clip into its cache), a local checkpoint file, or None for random
-            weights (tests). ``'openai'`` loads OpenAI's released file (``ViT-B-16.pt``) instead
-            when it is in ``$WSSS_WEIGHTS_DIR`` or torch hub's cache, so offline machines need
-            no open_clip download.
+            weights (tests). ``'openai'`` loads OpenAI's released file (``ViT-B-16.pt``) from
+            ``$WSSS_WEIGHTS_DIR`` or torch hub's cache, else downloads it there from OpenAI's URL
+            (:func:`wsss.utils.find_weights`, checked against the sha256 in the URL); offline
+            that fails at once, naming the folders, the URL and ``model.clip.pretrained``.
         model_cfg: an open_clip model config dict (``embed_dim``, ``vision_cfg``, ``text_cfg``, ...,
             as in ``open_clip/model_configs/*.json``) used instead of the config of ``name``;
             tests build tiny random models this way.
