@@ -204,8 +204,12 @@ def check_weights_file(path: str, digest: Optional[Tuple[str, str]]) -> Tuple[bo
 def config_weights(cfg: Config) -> Iterator[Tuple[str, Optional[str], str, Optional[str]]]:
     """(file name, URL, config key, path the config gives) of every weights file ``cfg``'s model
     loads: mmseg's ``pretrained`` / ``init_cfg`` URLs and ``open-mmlab://`` names, CLIP's
-    ``pretrained='openai'`` (OpenAI's file) and SAM checkpoints."""
+    ``pretrained='openai'`` (OpenAI's file) and SAM checkpoints; and the files a pipeline names
+    (``pretrained = dict(clip=dict(file=..., url=...))``)."""
     from ..models.sam.build import SAM_URLS  # the models import this module
+    pipeline_files = cfg.get('pretrained') if 'steps' in cfg else None
+    for name, weights in (pipeline_files or {}).items():
+        yield weights['file'], weights.get('url'), f'pretrained.{name}.file', None
     for node, field_name, key in pretrained_refs(cfg.get('model')):
         ref = node[field_name]
         url = openmmlab_url(ref) if ref.startswith(OPENMMLAB_PREFIXES) else ref
