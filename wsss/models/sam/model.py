@@ -33,8 +33,9 @@ class SAMMaskModel(BaseModel):
             filter) for the generator, and their masks scaled back to the image's size (nearest)
             before they are stored; boxes, areas and points follow. SAM sees at most 1024 pixels
             a side per crop anyway, but the generator upsamples every candidate mask to the crop's
-            size: a 24 MP photo would need ~18 GB per batch of 64 points. 1024 (the default)
-            leaves every VOC and COCO image (at most 640) untouched. None: no bound.
+            size: a 24 MP photo would need up to ~18 GB per batch of 64 points (float32 logits of
+            3 masks a point). 1024 (the default) leaves every VOC and COCO image (at most 640)
+            untouched. None: no bound.
     """
 
     def __init__(self, sam: Dict, generator: Optional[Dict] = None,
