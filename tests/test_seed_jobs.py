@@ -274,8 +274,7 @@ def test_a_users_mistake_is_one_line_naming_the_setting(mistake, tmp_path, monke
     else:
         extra = options(str(tmp_path / 'nowhere'))
         expected = (f'error: data folder {tmp_path}/nowhere not found: set '
-                    'test_dataloader.dataset.data_root (--cfg-options '
-                    'test_dataloader.dataset.data_root=PATH)')
+                    'test_dataloader.dataset.data_root (--data-root PATH)')
     assert run_seed_tool(monkeypatch, config, '--work-dir', str(tmp_path / 'work'), *extra) == 1
     assert capsys.readouterr().err.strip() == expected
 

@@ -1,14 +1,19 @@
 """Check a seed folder against the seed contract: one PNG per image of the split, single channel,
 values 0..C or 255, the image's size. Prints what is wrong and exits 1 if anything is.
 
-    python tools/check_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train_aug
+    python tools/check_seeds.py SEED_DIR --config CONFIG [--data-root DIR] [--split SPLIT]
+    python tools/check_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 \
+        --split train_aug
+
+--config reads the test dataset of any config (e.g. the seed config that wrote SEED_DIR, an
+image folder included); --dataset is the shortcut for VOC 2012 and COCO 2014.
 """
 import argparse
 import sys
 
 import mmengine
 
-from wsss.datasets import dataset_config
+from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
 from wsss.datasets.seeds import find_seed_problems
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
@@ -20,13 +25,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('seed_dir')
-    parser.add_argument('--dataset', required=True, choices=['voc12', 'coco14'])
-    parser.add_argument('--data-root', required=True)
-    parser.add_argument('--split', required=True)
-    args = parser.parse_args()
+    args = add_dataset_args(parser).parse_args()
 
     register_all_modules()
-    dataset = DATASETS.build(dataset_config(args.dataset, args.data_root, args.split))
+    try:
+        dataset = DATASETS.build(dataset_config_from_args(args, parser))
+    except (*USER_ERRORS, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     samples = [(info['img_name'], info['img_path'])
                for info in (dataset.get_data_info(i) for i in range(len(dataset)))]
     problems = find_seed_problems(mmengine.track_iter_progress(samples), args.seed_dir,

@@ -4,14 +4,21 @@ PNGs gets the background-power search instead: mIoU per power, then the table of
 (argmax seeds, or SAMS seeds with --sam-masks DIR).
 Exits 1 with a message naming the file on missing or bad seeds, CAMs or GT.
 
-    python tools/eval_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train
+    python tools/eval_seeds.py SEED_DIR --config CONFIG [--data-root DIR] [--split SPLIT]
+    python tools/eval_seeds.py SEED_DIR --dataset voc12 --data-root data/VOCdevkit/VOC2012 \
+        --split train
+
+--config reads the test dataset of any config (e.g. the seed config that wrote SEED_DIR; an
+image folder needs its GT masks, ``seg_map_dir``); --dataset is the shortcut for VOC 2012 and
+COCO 2014.
 """
 import argparse
 import os
 import sys
 import mmengine
 
-from wsss.datasets import SeedError, dataset_config
+from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
+from wsss.datasets import SeedError
 from wsss.evaluation import best_power, evaluate_seed_dir, format_table, search_bg_power
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
@@ -26,6 +33,12 @@ def is_cam_dir(path: str) -> bool:
     return any(n.endswith('.npz') for n in names) and not any(n.endswith('.png') for n in names)
 
 
+def describe(args: argparse.Namespace) -> str:
+    """The dataset the arguments name, for messages."""
+    split = f' {args.split}' if args.split else ''
+    return f'{args.config or args.dataset}{split}'
+
+
 def fail(message: str) -> int:
     print(f'error: {message}', file=sys.stderr)
     return 1
@@ -35,9 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('seed_dir', help='seed PNGs, or CAM .npz files for the power search')
-    parser.add_argument('--dataset', required=True, choices=['voc12', 'coco14'])
-    parser.add_argument('--data-root', required=True)
-    parser.add_argument('--split', required=True)
+    add_dataset_args(parser)
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     parser.add_argument('--powers', type=float, nargs='+', default=DEFAULT_POWERS,
                         help='background powers to search on CAM files (default 0.5, 0.6 .. 2.0)')
@@ -50,13 +61,13 @@ def main() -> int:
 
     register_all_modules()
     try:
-        dataset = DATASETS.build(dataset_config(args.dataset, args.data_root, args.split))
-    except FileNotFoundError as e:
+        dataset = DATASETS.build(dataset_config_from_args(args, parser))
+    except (*USER_ERRORS, ValueError) as e:
         return fail(str(e))
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     no_gt = [info['img_name'] for info in infos if 'seg_map_path' not in info]
     if no_gt:
-        return fail(f'{len(no_gt)} of {len(infos)} images of split {args.split} have no GT mask, '
+        return fail(f'{len(no_gt)} of {len(infos)} images of {describe(args)} have no GT mask, '
                     f'first: {no_gt[0]}')
     samples = [(info['img_name'], info['seg_map_path']) for info in infos]
     classes = dataset.metainfo['classes']
@@ -78,7 +89,7 @@ def main() -> int:
             numbers = stats.summary(classes)
     except (FileNotFoundError, SeedError) as e:
         return fail(str(e))
-    print(f'\n{len(samples)} images of {args.dataset} {args.split}, {args.seed_dir}')
+    print(f'\n{len(samples)} images of {describe(args)}, {args.seed_dir}')
     print(format_table(stats, classes))
     if args.out:
         mmengine.dump(numbers, args.out, file_format='json', indent=2)

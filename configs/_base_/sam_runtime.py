@@ -7,7 +7,8 @@ model_wrapper_cfg = dict(type='InferenceWrapper')
 default_hooks = dict(timer=dict(type='IterTimerHook'),
                      logger=dict(type='LoggerHook', interval=100))
 custom_hooks = [dict(type='ProgressBarHook')]
-# SAM resizes itself; a bad image is listed in failed.json and skipped
+# SAM resizes itself (the model's max_long_side, 1024 by default, bounds the generator's masks);
+# a bad image is listed in failed.json and skipped
 sam_pipeline = [dict(type='LoadImage', record_errors=True), dict(type='PackWSSSInputs')]
 test_dataloader = dict(
     batch_size=4,  # images keep their own sizes: the model runs them one by one

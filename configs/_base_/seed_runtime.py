@@ -9,7 +9,10 @@ default_hooks = dict(timer=dict(type='IterTimerHook'),
 custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]
 stage_one_pipeline = [
     dict(type='LoadImage', record_errors=True),  # a bad image is listed in failed.json, skipped
-    dict(type='ResizeToMultiple', divisor=16),  # bicubic, each side a multiple of the ViT patch
+    # bicubic, each side a multiple of the ViT patch; a long side over 640 is scaled down to it
+    # first (the ViT's tokens, hence its memory, are bounded; CAMs and seeds come back at the
+    # image's size). 640 touches no VOC (<= 500) or COCO (<= 640) image.
+    dict(type='ResizeToMultiple', divisor=16, max_long_side=640),
     dict(type='PackWSSSInputs'),
 ]
 test_dataloader = dict(

@@ -8,6 +8,9 @@ model = dict(
     type='SAMMaskModel',
     data_preprocessor=dict(type='BaseDataPreprocessor'),
     sam=dict(model_type='vit_h', checkpoint='checkpoints/sam_vit_h_4b8939.pth'),
+    # a longer side is scaled down to 1024 for the generator and the masks scaled back (bounded
+    # memory for photos of any size); no VOC or COCO image is touched
+    max_long_side=1024,
     generator=dict(
         # segment-anything's "heavy" settings
         points_per_side=32, points_per_batch=64, pred_iou_thresh=0.86,

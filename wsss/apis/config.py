@@ -27,7 +27,55 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         default='none', help='job launcher (pytorch: torchrun)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="the datasets' data_root (spaces in the path kept, unlike "
+                             '--cfg-options)')
     return parser
+
+
+def innermost_dataset(dataset: dict) -> dict:
+    """The dataset a wrapper (``PseudoLabelDataset``, ...) reads, or ``dataset`` itself."""
+    while 'dataset' in dataset and 'data_root' not in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """Point the dataset of every dataloader of ``cfg`` (wrapped ones followed) at
+    ``data_root`` (``--data-root``)."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
+            innermost_dataset(loader['dataset'])['data_root'] = data_root
+
+
+def add_dataset_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The dataset a tool reads: any config's test dataset, or VOC / COCO by name."""
+    parser.add_argument('--config', help='read the test dataset of this config (any dataset '
+                        'type, an image folder included)')
+    parser.add_argument('--dataset', choices=['voc12', 'coco14'],
+                        help='shortcut instead of --config: VOC 2012 or COCO 2014 '
+                             '(with --data-root and --split)')
+    parser.add_argument('--data-root', help="the dataset's data_root (default: the config's)")
+    parser.add_argument('--split', help="the split (default: the config's)")
+    return parser
+
+
+def dataset_config_from_args(args: argparse.Namespace,
+                             parser: argparse.ArgumentParser) -> dict:
+    """The dataset config of :func:`add_dataset_args`' arguments; a missing one is a usage
+    error."""
+    if args.config:
+        dataset = innermost_dataset(load_config(args.config).test_dataloader.dataset).to_dict()
+        if args.data_root:
+            dataset['data_root'] = args.data_root
+        if args.split:
+            dataset['split'] = args.split
+        return dataset
+    if not (args.dataset and args.data_root and args.split):
+        parser.error('give --config CONFIG, or --dataset with --data-root and --split')
+    from ..datasets import dataset_config
+    return dataset_config(args.dataset, args.data_root, args.split)
 
 
 def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
@@ -47,6 +95,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'data_root', None):
+        set_data_root(cfg, args.data_root)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -162,7 +212,7 @@ def check_inputs(cfg: Config, dataset_key: str = 'test_dataloader.dataset') -> N
     root = dataset.get('data_root')
     if root and not osp.isdir(root):
         raise FileNotFoundError(f'data folder {root} not found: set {dataset_key}.data_root '
-                                f'(--cfg-options {dataset_key}.data_root=PATH)')
+                                '(--data-root PATH)')
     img_dir = dataset.get('img_dir')
     if img_dir and dataset.get('type') == 'ImageFolderDataset' and \
             not osp.isdir(osp.join(root or '', img_dir)):

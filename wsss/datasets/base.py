@@ -37,12 +37,35 @@ class WSSSDataset(BaseSegDataset):
             info['seg_map_path'] = seg_map_path
         return info
 
+    def filter_data(self) -> List[dict]:
+        """mmengine's filter, then :func:`check_unique_names` (every dataset type)."""
+        data_list = super().filter_data()
+        check_unique_names(data_list, self.ann_file)
+        return data_list
+
     def read_name_list(self) -> List[str]:
         """The image names of ``ann_file``, one per line, with an error naming a missing file."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'split list {self.ann_file} not found')
         names = mmengine.list_from_file(self.ann_file, encoding='utf-8-sig')  # BOM or not
         return [n.strip() for n in names if n.strip()]
+
+
+def check_unique_names(data_list: Sequence[dict], source: str) -> None:
+    """Refuse two images with one ``img_name``: their seeds (``<img_name>.png``), SAM masks and
+    CAMs would overwrite each other, and stage two would pair an image with the other's mask.
+    The error names ``source`` (the split or labels file) and both files, or the id listed
+    twice."""
+    seen: Dict[str, str] = {}
+    for info in data_list:
+        name, path = info['img_name'], info['img_path']
+        if name not in seen:
+            seen[name] = path
+        elif seen[name] == path:
+            raise ValueError(f'{source}: image {name!r} is listed twice; remove one line')
+        else:
+            raise ValueError(f'{source}: {seen[name]} and {path} have one name, {name!r}, and '
+                             'would share one seed file; rename one of them')
 
 
 def labels_from_masks(paths: Sequence[str], num_classes: int) -> List[List[int]]:

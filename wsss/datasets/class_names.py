@@ -71,6 +71,20 @@ VOC12_BACKGROUND_WORDS: Tuple[str, ...] = (
 COCO14_BACKGROUND_WORDS: Tuple[str, ...] = tuple(
     w for w in VOC12_BACKGROUND_WORDS if w not in ('keyboard', 'sign'))
 
+# Own data given class names only: CLIP-ES's COCO list, words for scenery and stuff rather than
+# objects. A softmax over the labelled classes alone has no gradient for a single-label image
+# (all-background seeds), so some background words are always needed; a word that is also one of
+# the classes is dropped (:func:`default_background_words`).
+DEFAULT_BACKGROUND_WORDS: Tuple[str, ...] = COCO14_BACKGROUND_WORDS
+
+
+def default_background_words(class_names: Sequence[str]) -> Tuple[str, ...]:
+    """:data:`DEFAULT_BACKGROUND_WORDS` without the words among ``class_names`` (prompt names;
+    comma-separated synonyms count each), compared in lower case."""
+    names = {n.strip().lower() for name in class_names for n in name.split(',')}
+    return tuple(w for w in DEFAULT_BACKGROUND_WORDS if w not in names)
+
+
 DATASET_CLASSES: Dict[str, Dict[str, Tuple[str, ...]]] = {
     'voc12': dict(classes=VOC12_CLASSES, prompt_names=VOC12_PROMPT_NAMES,
                   released_prompt_names=RELEASED_VOC12_PROMPT_NAMES,

@@ -8,7 +8,7 @@ from PIL import Image
 from torch.utils.data import Sampler
 
 from ..registry import DATA_SAMPLERS
-from .seeds import remove_stale_temp_files, seed_path
+from .seeds import image_size, remove_stale_temp_files, seed_path
 
 
 @DATA_SAMPLERS.register_module()
@@ -41,7 +41,7 @@ class PendingSampler(Sampler):
             if not all(osp.isfile(p.format(img_name=name)) for p in out_files)
         ]
         if group_by_size:
-            self.pending.sort(key=lambda i: image_size(dataset.get_data_info(i)['img_path']))
+            self.pending.sort(key=lambda i: sort_key_size(dataset.get_data_info(i)['img_path']))
         barrier()
 
     def __iter__(self) -> Iterator[int]:
@@ -64,11 +64,10 @@ class PendingSeedSampler(PendingSampler):
         super().__init__(dataset, out_files, seed, group_by_size)
 
 
-def image_size(path: str) -> Tuple[int, int]:
-    """(height, width) from an image file's header, (0, 0) when it cannot be read (the loader
-    reports such files; the size only orders the work)."""
+def sort_key_size(path: str) -> Tuple[int, int]:
+    """:func:`image_size` of a file, (0, 0) when it cannot be read (the loader reports such files;
+    the size only orders the work)."""
     try:
-        with Image.open(path) as image:
-            return image.height, image.width
+        return image_size(path)
     except (OSError, ValueError, Image.DecompressionBombError):
         return 0, 0

@@ -90,9 +90,18 @@ def check_label_map(label: np.ndarray, num_classes: int, path: str,
                         f'{IGNORE_INDEX} ({num_classes} classes with background)')
 
 
+EXIF_ORIENTATION = 0x0112
+TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # rotated by 90 or 270 degrees: width and height swap
+
+
 def image_size(path: str) -> Tuple[int, int]:
-    """(height, width) of an image from its header, without decoding it."""
+    """(height, width) of an image as it is shown and decoded (``LoadImage``, ``mmcv.imread``:
+    EXIF orientation applied), from its header, without decoding it. The one place sizes are
+    read: seeds, their checks and the size-ordered batches agree with the pixels."""
     with Image.open(path) as img:
+        orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+        if orientation in TRANSPOSED_ORIENTATIONS:
+            return img.width, img.height
         return img.height, img.width
 
 
@@ -115,7 +124,12 @@ def find_seed_problems(samples: Iterable[Tuple[str, str]], seed_dir: str,
             problems['unreadable'].append(str(e))
             continue
         try:
-            check_label_map(label, num_classes, path, image_size(img_path))
+            size = image_size(img_path)
+        except (OSError, ValueError) as e:
+            problems['unreadable'].append(f'cannot read image {img_path} of seed {path}: {e}')
+            continue
+        try:
+            check_label_map(label, num_classes, path, size)
         except SeedError as e:
             problems['size' if 'differs' in str(e) else 'values'].append(str(e))
     return problems

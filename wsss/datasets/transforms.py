@@ -1,5 +1,5 @@
 """Loading and packing transforms that check their input and name the file when it is bad."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -161,23 +161,39 @@ class PackWSSSInputs(PackSegInputs):
         super().__init__(meta_keys=meta_keys)
 
 
+def bounded_scale(size: Tuple[int, int], scale: float = 1.0,
+                  max_long_side: Optional[int] = None) -> float:
+    """``scale``, lowered where needed so that the long side of ``size`` times it is at most
+    ``max_long_side`` (None: no bound)."""
+    if max_long_side is not None and max(size) * scale > max_long_side:
+        return max_long_side / max(size)
+    return scale
+
+
 @TRANSFORMS.register_module()
 class ResizeToMultiple:
     """Resize an image so that each side is ``ceil(side * scale / divisor) * divisor`` (CLIP-ES:
     the ViT patch grid covers the whole image), bicubic with Pillow as CLIP's preprocessing does.
-    ``ori_shape`` keeps the original size, to which CAMs and seeds are resized back."""
+    ``ori_shape`` keeps the original size, to which CAMs and seeds are resized back.
+
+    ``max_long_side`` bounds the ViT's token count: an image whose scaled long side is longer
+    is scaled down to it first (a 6000x4000 photo to 640x432: 40x27 tokens instead of 375x250,
+    whose attention weights in ViT-B/16, 12 heads x 93,751^2 float32, would need ~420 GB), so a
+    photo of any size is seeded, at its own size, in the memory of the bound. None: no bound.
+    """
 
     def __init__(self, divisor: int = 16, scale: float = 1.0, interpolation: str = 'bicubic',
-                 backend: str = 'pillow') -> None:
-        self.divisor, self.scale = divisor, scale
+                 backend: str = 'pillow', max_long_side: Optional[int] = None) -> None:
+        self.divisor, self.scale, self.max_long_side = divisor, scale, max_long_side
         self.interpolation, self.backend = interpolation, backend
 
     def __call__(self, results: dict) -> dict:
         if 'load_error' in results:  # nothing to resize
             return results
         h, w = results['img'].shape[:2]
-        size = (int(np.ceil(w * self.scale / self.divisor)) * self.divisor,
-                int(np.ceil(h * self.scale / self.divisor)) * self.divisor)
+        scale = bounded_scale((h, w), self.scale, self.max_long_side)
+        size = (int(np.ceil(w * scale / self.divisor)) * self.divisor,
+                int(np.ceil(h * scale / self.divisor)) * self.divisor)
         if size != (w, h):
             results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation,
                                            backend=self.backend)
@@ -186,7 +202,8 @@ class ResizeToMultiple:
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(divisor={self.divisor}, scale={self.scale})'
+        return (f'{type(self).__name__}(divisor={self.divisor}, scale={self.scale}, '
+                f'max_long_side={self.max_long_side})')
 
 
 @TRANSFORMS.register_module()

@@ -1,5 +1,6 @@
 """Writes seeds from mmengine's test loop: the stage-one model's predictions become files."""
 import json
+import logging
 import os
 import os.path as osp
 import time
@@ -10,8 +11,10 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
-from ..datasets.seeds import confidence_path, seed_path, write_confidence, write_label_map
+from ..datasets.seeds import (IGNORE_INDEX, confidence_path, seed_path, write_confidence,
+                             write_label_map)
 from ..datasets.transforms import ImageLoadError
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
@@ -85,9 +88,9 @@ class SeedWriter(BaseMetric):
         return dict(seed_dir=self.seed_dir, cam_dir=self.cam_dir, show_dir=self.show_dir,
                     save_confidence=self.save_confidence, classes=classes)
 
-    def _add(self, finished: List[Tuple[str, Dict[str, float]]]) -> None:
-        for name, seconds in finished:
-            self.results.append(('written', name))
+    def _add(self, finished: List[Tuple[str, Dict[str, float], bool]]) -> None:
+        for name, seconds, lost in finished:
+            self.results.append(('written', name, lost))
             for step, s in seconds.items():
                 self.seconds[step] += s
 
@@ -101,7 +104,19 @@ class SeedWriter(BaseMetric):
         failed = [dict(file=r[1], reason=r[2]) for r in results if r[0] == 'failed']
         if self.failed_file:
             write_failed_list(self.failed_file, failed)
+        warn_lost_labels([r[1] for r in results if r[0] == 'written' and r[2]],
+                         sum(r[0] == 'written' for r in results))
         return dict(written=sum(r[0] == 'written' for r in results), failed=len(failed))
+
+
+def warn_lost_labels(names: List[str], written: int) -> None:
+    """Warn when labelled images got all-background seeds (own data without background words,
+    a wrong class name, a threshold too high): silent, they would teach stage two nothing."""
+    if names:
+        print_log(f'{len(names)} of {written} seeds written have no foreground pixel although '
+                  f'their images have labels (first: {", ".join(names[:5])}); check the class '
+                  'names, model.background_words and the seeder\'s thresholds',
+                  logger='current', level=logging.WARNING)
 
 
 def _task(sample: dict) -> dict:
@@ -116,9 +131,10 @@ def _task(sample: dict) -> dict:
     return task
 
 
-def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
+def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float], bool]:
     """One image's seed, when the model left it to the writer, then all its files, the seed
-    last. Returns the image name and the seconds of the seeder and of the writes."""
+    last. Returns the image name, the seconds of the seeder and of the writes, and whether the
+    image has labels but its seed no foreground (:func:`lost_all_labels`)."""
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
@@ -136,7 +152,14 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
         show(osp.join(outputs['show_dir'], name), meta['img_path'], task['cams'], class_ids,
              seed, outputs['classes'], meta.get('clicks'))
     write_label_map(seed_path(outputs['seed_dir'], name), seed)
-    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded)
+    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded), \
+        lost_all_labels(meta, seed)
+
+
+def lost_all_labels(metainfo: dict, seed: np.ndarray) -> bool:
+    """Whether an image with image-level labels got a seed without any foreground pixel."""
+    labelled = bool(np.any(metainfo.get('img_labels', ())))
+    return labelled and not bool(((seed > 0) & (seed != IGNORE_INDEX)).any())
 
 
 def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequence[int], seed: np.ndarray,

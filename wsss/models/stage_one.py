@@ -12,8 +12,9 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from ..datasets.class_names import DATASET_CLASSES
+from ..datasets.class_names import DATASET_CLASSES, default_background_words
 from ..registry import MODELS, SEEDERS
+from ..utils.memory import is_out_of_memory, out_of_memory_reason
 from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
                   softmax_gradcam)
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
@@ -55,7 +56,10 @@ class CLIPCAMModel(BaseModel):
         dataset: 'voc12' or 'coco14' for the bundled prompt names and background words, or None
             to give ``class_names`` and ``background_words`` yourself.
         class_names: prompt name per foreground class (ids 1..C); synonyms comma-separated.
-        background_words: names always present in the softmax as background.
+        background_words: names always present in the softmax as background; None without a
+            ``dataset``: :data:`~wsss.datasets.class_names.DEFAULT_BACKGROUND_WORDS` (CLIP-ES's
+            23 COCO words) less the class names; ``()`` for none (a single-label image then
+            gets no foreground: its softmax over one class has no gradient).
         template: the prompt template.
         num_attn_layers: last blocks whose attention CAA averages (8 of 12 for ViT-B/16).
         caa: refine with class-aware attention affinity.
@@ -134,8 +138,10 @@ class CLIPCAMModel(BaseModel):
                 else background_words
         if not class_names:
             raise ValueError('CLIPCAMModel needs class_names (or dataset=voc12|coco14)')
+        if background_words is None:  # own data: a general list (an empty tuple: none at all)
+            background_words = default_background_words(class_names)
         self.class_names = tuple(class_names)
-        self.background_words = tuple(background_words or ())
+        self.background_words = tuple(background_words)
         self.template = template
         self.clip = build_clip(**clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers, fp16_pos_embed)
@@ -220,11 +226,25 @@ class CLIPCAMModel(BaseModel):
         todo = [i for i, s in enumerate(data_samples) if 'load_error' not in s.metainfo]
         for group in same_size_groups([inputs[i] for i in todo], self.images_per_forward):
             batch = [todo[j] for j in group]
-            labels = torch.stack([self.sample_labels(data_samples[i]) for i in batch])
-            images = torch.stack([inputs[i] for i in batch])
-            for i, row, cams in zip(batch, labels, self.batch_cams(images, labels, text)):
-                self.set_seed(data_samples[i], cams, (row.nonzero()[:, 0] + 1).tolist())
+            try:
+                self.seed_batch([inputs[i] for i in batch], [data_samples[i] for i in batch],
+                                text)
+            except Exception as e:  # noqa: BLE001  out of memory: those images fail, not the job
+                if not is_out_of_memory(e):
+                    raise
+                for i in batch:  # listed in failed.json by the writer
+                    data_samples[i].set_metainfo(dict(load_error=out_of_memory_reason(
+                        data_samples[i].metainfo.get('img_path', '?'), inputs[i].shape[-2:],
+                        'max_long_side of the pipeline\'s ResizeToMultiple')))
         return data_samples
+
+    def seed_batch(self, images: List[torch.Tensor], samples: List[SegDataSample],
+                   text: torch.Tensor) -> None:
+        """CAMs and seeds of same-size images, stored in their samples."""
+        labels = torch.stack([self.sample_labels(s) for s in samples])
+        for sample, row, cams in zip(samples, labels,
+                                     self.batch_cams(torch.stack(images), labels, text)):
+            self.set_seed(sample, cams, (row.nonzero()[:, 0] + 1).tolist())
 
     def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
         """(C,) multi-hot image-level labels of a data sample, on the model's device."""

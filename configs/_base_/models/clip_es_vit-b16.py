@@ -2,7 +2,7 @@
 model = dict(
     type='CLIPCAMModel',
     data_preprocessor=dict(type='BaseDataPreprocessor'),
-    # 'openai': $WSSS_WEIGHTS_DIR/ViT-B-16.pt if there, else open_clip downloads it; or a local
+    # 'openai': $WSSS_WEIGHTS_DIR/ViT-B-16.pt if there, else it is downloaded; or a local
     # file: clip.pretrained=PATH
     clip=dict(name='ViT-B-16', pretrained='openai'),
     template='a clean origami {}.',

@@ -7,7 +7,7 @@
 model = dict(
     type='CLIPRelevancyModel',
     data_preprocessor=dict(type='BaseDataPreprocessor'),
-    # 'openai': $WSSS_WEIGHTS_DIR/ViT-B-16.pt if there, else open_clip downloads it; or a local
+    # 'openai': $WSSS_WEIGHTS_DIR/ViT-B-16.pt if there, else it is downloaded; or a local
     # file: clip.pretrained=PATH
     clip=dict(name='ViT-B-16', pretrained='openai'),
     # templates: ViLD's 14 (the default); the target is CLIP's logit 100*cos, no softmax

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from ...utils.weights import WEIGHTS_DIR_ENV, local_weights, url_file_name
+from ...utils.weights import (WEIGHTS_DIR_ENV, find_weights, local_weights, openai_clip_url,
+                              url_file_name)
 
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
@@ -34,9 +35,10 @@ def build_clip(name: str = 'ViT-B-16',
         name: open_clip model name (``open_clip.list_models()``), e.g. ``'ViT-B-16'``.
         pretrained: an open_clip pretrained tag of ``name`` (``'openai'``, ``'laion2b_s34b_b88k'``,
             ...; fetched by open_clip into its cache), a local checkpoint file, or None for random
-            weights (tests). ``'openai'`` loads OpenAI's released file (``ViT-B-16.pt``) instead
-            when it is in ``$WSSS_WEIGHTS_DIR`` or torch hub's cache, so offline machines need
-            no open_clip download.
+            weights (tests). ``'openai'`` loads OpenAI's released file (``ViT-B-16.pt``) from
+            ``$WSSS_WEIGHTS_DIR`` or torch hub's cache, else downloads it there from OpenAI's URL
+            (:func:`wsss.utils.find_weights`, checked against the sha256 in the URL); offline
+            that fails at once, naming the folders, the URL and ``model.clip.pretrained``.
         model_cfg: an open_clip model config dict (``embed_dim``, ``vision_cfg``, ``text_cfg``, ...,
             as in ``open_clip/model_configs/*.json``) used instead of the config of ``name``;
             tests build tiny random models this way.
@@ -55,6 +57,10 @@ def build_clip(name: str = 'ViT-B-16',
                          f'got {checkpoint_format!r}')
     openai_file = _openai_file_name(name) if model_cfg is None and pretrained == 'openai' else None
     local = local_weights(openai_file) if openai_file else None
+    if openai_file and local is None:
+        # OpenAI's file through find_weights, not open_clip's hub download: offline it fails at
+        # once naming the folders and the URL, instead of minutes of hub retries
+        local = find_weights(openai_clip_url(name), config_key='model.clip.pretrained')
     if local:  # OpenAI's released file, e.g. copied to an offline machine
         pretrained, checkpoint_format = local, 'openai'
     if pretrained is None:
@@ -93,7 +99,7 @@ def build_clip(name: str = 'ViT-B-16',
 
 def _openai_file_name(name: str) -> Optional[str]:
     """The file name of OpenAI's release of ``name`` (``ViT-B-16.pt``, ``ViT-L-14-336px.pt``)."""
-    url = open_clip.get_pretrained_cfg(name, 'openai').get('url')
+    url = openai_clip_url(name)
     return url_file_name(url) if url else None
 
 
