@@ -453,3 +453,33 @@ def test_ctrl_c_in_a_seed_job_is_one_line(voc, tmp_path):
     assert 'Traceback' not in err
     assert err.strip().splitlines()[-1].startswith('interrupted after ')
     assert err.strip().endswith('of 4 images; rerun the same command to resume')
+
+
+@pytest.mark.parametrize('defer, workers', [(False, 0), (True, 0), (True, 1)])
+def test_sams_seeds_list_an_image_whose_sam_masks_are_damaged(voc, tmp_path, defer, workers):
+    """FMA-WSSS's SAMS seeder, in the model or in the writer's workers: a cut SAM-mask file
+    fails its image (listed with the file and the command remaking it), not the job."""
+    from test_seed_jobs import PIPELINE
+    from wsss.evaluation import SeedWriter
+    from wsss.registry import MODELS
+    dataset = VOC12Dataset(data_root=voc, split='train', pipeline=PIPELINE)
+    mask_dir = str(tmp_path / 'masks')
+    write_sam_masks(dataset, mask_dir)
+    cut(osp.join(mask_dir, 'train_0002.json'))
+    cfg = Config.fromfile(osp.join(ROOT, CLIP_ES)).model
+    model = MODELS.build(dict(cfg, seeder=dict(type='SAMSSeeder', mask_dir=mask_dir),
+                              defer_seeding=defer))
+    failed_file = str(tmp_path / 'failed.json')
+    writer = SeedWriter(seed_dir=str(tmp_path / 'seeds'), workers=workers,
+                        failed_file=failed_file)
+    writer.dataset_meta = dict(classes=dataset.metainfo['classes'])
+    data = [dataset[i] for i in range(len(dataset))]
+    with torch.no_grad():
+        samples = model.predict([d['inputs'] for d in data], [d['data_samples'] for d in data])
+    writer.process(None, [s.to_dict() for s in samples])
+    assert writer.evaluate(len(data)) == {'seeds/written': 3, 'seeds/failed': 1}
+    failed, = json.load(open(failed_file))
+    assert failed['file'] == dataset.get_data_info(2)['img_path']
+    assert f'{mask_dir}/train_0002.json' in failed['reason']
+    assert 'rerun tools/sam_masks.py with --mask-dir' in failed['reason']
+    assert not osp.exists(tmp_path / 'seeds' / 'train_0002.png')

@@ -32,12 +32,15 @@ class ImageJobWriter(BaseMetric):
         """Whether ``sample`` failed (then it is listed); with ``strict`` raise instead."""
         if 'load_error' not in sample:
             return False
-        if self.strict:
-            raise ImageLoadError(f"{sample['load_error']} (--strict stops at the first bad "
-                                 'image)')
-        self.results.append(('failed', sample['img_path'], sample['load_error']))
-        JobProgress.advance()
+        self.failed(sample['img_path'], sample['load_error'])
         return True
+
+    def failed(self, img_path: str, reason: str) -> None:
+        """List an image that failed; with ``strict`` raise instead."""
+        if self.strict:
+            raise ImageLoadError(f'{reason} (--strict stops at the first bad image)')
+        self.results.append(('failed', img_path, reason))
+        JobProgress.advance()
 
     def written(self, name: str) -> None:
         self.results.append(('written', name))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..datasets.seeds import confidence_path, seed_path, write_confidence, write_label_map
+from ..datasets.transforms import IMAGE_ERRORS
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
@@ -77,9 +78,12 @@ class SeedWriter(ImageJobWriter):
         return dict(seed_dir=self.seed_dir, cam_dir=self.cam_dir, show_dir=self.show_dir,
                     save_confidence=self.save_confidence, classes=classes)
 
-    def _add(self, finished: List[Tuple[str, Dict[str, float]]]) -> None:
-        for name, seconds in finished:
-            self.written(name)
+    def _add(self, finished: List[Tuple[str, Dict[str, float], Optional[tuple]]]) -> None:
+        for name, seconds, failure in finished:
+            if failure:
+                self.failed(*failure)
+            else:
+                self.written(name)
             for step, s in seconds.items():
                 self.seconds[step] += s
 
@@ -102,16 +106,21 @@ def _task(sample: dict) -> dict:
     return task
 
 
-def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
+def write_image(outputs: dict, task: dict
+                ) -> Tuple[str, Dict[str, float], Optional[Tuple[str, str]]]:
     """One image's seed, when the model left it to the writer, then all its files, the seed
-    last. Returns the image name and the seconds of the seeder and of the writes."""
+    last. Returns the image name, the seconds of the seeder and of the writes, and (image path,
+    reason) when the seeder could not read the image's inputs (SAMS: its SAM masks)."""
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
     else:
-        seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
+        try:
+            seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
+        except IMAGE_ERRORS as e:  # one image's missing or damaged input, not the job's
+            return name, {}, (meta['img_path'], str(e))
     seeded = time.perf_counter()
     if outputs['cam_dir']:
         save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'])
@@ -121,7 +130,7 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float]]:
         show(osp.join(outputs['show_dir'], name), meta['img_path'], task['cams'], class_ids,
              seed, outputs['classes'], meta.get('clicks'))
     write_label_map(seed_path(outputs['seed_dir'], name), seed)
-    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded)
+    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded), None
 
 
 def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequence[int], seed: np.ndarray,

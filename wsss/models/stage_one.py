@@ -13,6 +13,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES
+from ..datasets.transforms import IMAGE_ERRORS, mark_failed
 from ..registry import MODELS, SEEDERS
 from .cam import attention_affinity, caa_refine, resize_cams, softmax_gradcam
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
@@ -199,7 +200,10 @@ class CLIPCAMModel(BaseModel):
             labels = torch.stack([self.sample_labels(data_samples[i]) for i in batch])
             images = torch.stack([inputs[i] for i in batch])
             for i, row, cams in zip(batch, labels, self.batch_cams(images, labels, text)):
-                self.set_seed(data_samples[i], cams, (row.nonzero()[:, 0] + 1).tolist())
+                try:
+                    self.set_seed(data_samples[i], cams, (row.nonzero()[:, 0] + 1).tolist())
+                except IMAGE_ERRORS as e:  # the seeder could not read its SAM masks
+                    mark_failed(data_samples[i], e)
         return data_samples
 
     def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
