@@ -137,20 +137,22 @@ def test_every_tuss_step_survives_a_bad_image_and_redoes_a_cut_store_file(
         np.testing.assert_array_equal(value, before['train_0003.npz'][key])
 
 
-def test_sam_mask_job_redoes_a_cut_mask_file(voc, tmp_path, monkeypatch, capsys):
+def test_sam_mask_job_redoes_a_cut_mask_file(tmp_path, monkeypatch, capsys):
+    voc = make_synthetic_voc(str(tmp_path / 'voc'), (('train', 2),))
     work = str(tmp_path / 'sam')
     args = [SAM, '--work-dir', work, '--cfg-options', f'test_dataloader.dataset.data_root={voc}',
-            'test_dataloader.dataset.split=train']
+            'test_dataloader.dataset.split=train', 'model.generator.points_per_side=4']
     assert run_tool_here(monkeypatch, 'sam_masks.py', *args) == 0
     mask_dir = osp.join(work, 'sam_masks')
     masks = folder_bytes(mask_dir)
-    assert len(masks) == 4
-    cut(osp.join(mask_dir, 'train_0002.json'))
-    with pytest.raises(SAMMaskError, match='train_0002.json.*and rerun tools/sam_masks.py with --mask-dir'):
-        load_masks(osp.join(mask_dir, 'train_0002.json'))
+    assert len(masks) == 2
+    cut(osp.join(mask_dir, 'train_0001.json'))
+    with pytest.raises(SAMMaskError, match='train_0001.json.*rerun tools/sam_masks.py with '
+                                           '--mask-dir'):
+        load_masks(osp.join(mask_dir, 'train_0001.json'))
     capsys.readouterr()
     assert run_tool_here(monkeypatch, 'sam_masks.py', *args) == 0
-    assert f'redoing 1 damaged output file: {mask_dir}/train_0002.json' in \
+    assert f'redoing 1 damaged output file: {mask_dir}/train_0001.json' in \
         capsys.readouterr().out
     assert folder_bytes(mask_dir) == masks
 
