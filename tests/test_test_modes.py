@@ -295,7 +295,7 @@ def test_format_only_elsewhere_writes_flat_pngs(tmp_path):
         dict(type='LoadImage'), dict(type='LoadLabelMap'), dict(type='PackWSSSInputs')]))))
     use_format_only(cfg, str(tmp_path))
     assert cfg.test_evaluator == dict(type='PredictionWriter', out_dir=str(tmp_path),
-                                      layout='flat')
+                                      layout='flat', failed_file=None, strict=False)
     assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline] == [
         'LoadImage', 'PackWSSSInputs']
     writer = METRICS.build(cfg.test_evaluator)
@@ -303,6 +303,6 @@ def test_format_only_elsewhere_writes_flat_pngs(tmp_path):
                                          img_name='COCO_val2014_000000000042'))
     sample.pred_sem_seg = PixelData(data=torch.full((1, 5, 7), 80))
     writer.process({}, [sample.to_dict()])
-    assert writer.compute_metrics(writer.results) == {}
+    assert writer.compute_metrics(writer.results) == dict(written=1, failed=0)
     label = read_label_map(str(tmp_path / 'COCO_val2014_000000000042.png'))
     assert label.shape == (5, 7) and np.all(label == 80)

@@ -6,7 +6,8 @@
     bash tools/dist_seeds.sh CONFIG GPUS [...]          # one process per GPU
 
 Seeds go to --seed-dir (default work_dirs/<config>/seeds): <img_name>.png and <img_name>_conf.png.
-Images whose seed exists are skipped, so a killed run continues where it stopped. --save-cams also
+Images whose seed is complete are skipped, so a killed run continues where it stopped; a seed
+cut short (a kill, a full disk, a cut copy) is redone, and logged. --save-cams also
 keeps each image's refined CAMs (<img_name>.npz) for tools/eval_seeds.py's background search.
 The seeder (dense CRF, SAMS), PNG encoding and CAM saving run in a pool of CPU workers beside the
 model (test_evaluator.workers, default the cores of each rank). An image that cannot be decoded

@@ -2,13 +2,18 @@
 
     python tools/run_pipeline.py configs/pipelines/CONFIG.py [--gpus N] [--work-dir DIR]
                                  [--cfg-options steps.STEP.cfg_options.KEY=VALUE ...]
+                                 [--redo STEP ...]
 
 Steps (SAM masks, prompt training, seeds, seed evaluation, stage-two training and test) run as
 the tools do, in subprocesses, each in <work dir>/<step>/ (done.json when finished) on the config
 written to <work dir>/configs/<step>.py. A killed or failed run resumes where it stopped when
 started again. --gpus N runs every step on N processes (torchrun); on Slurm, run this inside an
-allocation of one node. The closing table gives each step's time and mIoU (seeds: against the
-training split's GT; stage two: validation GT).
+allocation of one node. Each step records (done.json) the artefact it produced with its options
+and inputs; later steps take that artefact. A finished step whose options changed since it ran
+is refused with a line naming the change; --redo STEP runs it again in a fresh folder (the old
+one is kept as <step>.old-<time>), and with it every step that takes its output. The closing
+table gives each step's time and mIoU (seeds: against the training split's GT; stage two:
+validation GT).
 """
 import argparse
 import os.path as osp
@@ -16,6 +21,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from wsss.apis import run_main
 from wsss.apis.pipeline import (RANDOM_WEIGHTS_WARNING, PipelineError, format_summary,
                                 resolve_weights, run_pipeline)
 from wsss.utils import register_all_modules
@@ -32,6 +38,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. '
                              'steps.stage_two.cfg_options.train_cfg.max_iters=1000')
+    parser.add_argument('--redo', nargs='+', default=[], metavar='STEP',
+                        help='run these finished steps again, in fresh folders (and the steps '
+                             'that take their outputs)')
     return parser.parse_args()
 
 
@@ -46,7 +55,7 @@ def main() -> int:
         cfg, random_weights = resolve_weights(cfg)
         if random_weights:  # the same step names: the overrides apply to the fallback too
             cfg.merge_from_dict(args.cfg_options or {})
-        records = run_pipeline(cfg, gpus=args.gpus, nproc=args.nproc)
+        records = run_pipeline(cfg, gpus=args.gpus, nproc=args.nproc, redo=args.redo)
     except PipelineError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
@@ -59,4 +68,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

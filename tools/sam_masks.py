@@ -5,11 +5,11 @@
 
 Masks go to --mask-dir (default work_dirs/<config>/sam_masks), one <img_name>.json per image
 (COCO RLE with level, predicted IoU and stability score; wsss.models.sam.store reads them).
-Images whose file exists are skipped, so a killed run continues where it stopped; in a
-distributed run each image is done by exactly one process. The SAM weights are a local file:
---cfg-options model.sam.checkpoint=PATH. An image that cannot be decoded does not stop the run:
-the others are done, the bad ones listed in <work_dir>/failed.json and on the console, and the
-exit code is 1 (--strict stops at the first).
+Images whose file is complete are skipped, so a killed run continues where it stopped (a file
+cut short is redone, and logged); in a distributed run each image is done by exactly one
+process. The SAM weights are a local file: --cfg-options model.sam.checkpoint=PATH. An image
+that cannot be decoded does not stop the run: the others are done, the bad ones listed in
+<work_dir>/failed.json and on the console, and the exit code is 1 (--strict stops at the first).
 """
 import argparse
 import os.path as osp

@@ -3,13 +3,16 @@ the test split's predictions as benchmark submission files.
 
     python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--show-dir DIR] [--out DIR]
                          [--metrics FILE] [--cfg-options k=v ...]
-    python tools/test.py CONFIG CHECKPOINT --format-only --out DIR [--tta] [--crf]
+    python tools/test.py CONFIG CHECKPOINT --format-only --out DIR [--tta] [--crf] [--strict]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [...]
 
 --tta: multi-scale (0.5-1.75) + flip, the config's tta_pipeline and mmseg's SegTTAModel.
 --crf: dense CRF on the predicted probabilities (the config's crf_model), after --tta if given.
 --format-only: no GT, no metric; VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png and
 results.tgz (for the evaluation server) under --out; other datasets: <image>.png under --out.
+An image that cannot be decoded does not stop --format-only: the others are written, the bad ones
+listed in <work_dir>/failed.json and on the console, and the exit code is 1 (--strict stops at
+the first).
 """
 import argparse
 import json
@@ -21,6 +24,8 @@ from mmengine.runner import Runner
 
 from wsss.apis import add_common_args, load_config, run_main
 from wsss.apis.test_modes import use_crf, use_format_only, use_tta
+from wsss.evaluation import print_failed_list
+from wsss.io import atomic_write
 from wsss.utils import register_all_modules
 
 
@@ -38,13 +43,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='write predictions as label PNGs into this folder (with '
                                       '--format-only: the submission files)')
     parser.add_argument('--metrics', help='also write the metrics (mIoU, ...) to this JSON file')
+    parser.add_argument('--strict', action='store_true',
+                        help='--format-only: stop at the first image that cannot be decoded')
     args = add_common_args(parser).parse_args()
     if args.format_only and not args.out:
         parser.error('--format-only needs --out DIR')
     return args
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
     register_all_modules()
     cfg = load_config(args.config, args)
@@ -59,15 +66,21 @@ def main() -> None:
             raise ValueError(f'config {args.config} has no default_hooks.visualization for --show-dir')
         hooks.visualization.update(draw=True, interval=1)
         cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
+    failed_file = osp.join(cfg.work_dir, 'failed.json')
     if args.format_only:
-        use_format_only(cfg, args.out)
+        use_format_only(cfg, args.out, failed_file, args.strict)
     elif args.out:
         cfg.test_evaluator['output_dir'] = args.out
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     metrics = runner.test()
     if args.metrics and is_main_process():
-        with open(args.metrics, 'w') as f:
+        with atomic_write(args.metrics, 'w') as f:
             json.dump(metrics, f, indent=2, default=float)  # numpy scalars
+    if metrics.get('format_only/failed'):
+        if is_main_process():
+            print_failed_list(failed_file)
+        return 1
+    return 0
 
 
 if __name__ == '__main__':

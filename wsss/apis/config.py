@@ -12,10 +12,16 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..datasets.transforms import ImageLoadError
+from ..io import DamagedFileError, DiskFullError
+from ..io.atomic import DISK_FULL, disk_full_error
+from ..io.progress import interrupted_message
+from ..utils.checkpoint import CheckpointError
 from ..utils.workers import loader_workers
 
-# a user's mistake, not a bug: a missing config, checkpoint, data folder or extra, a bad image
-USER_ERRORS = (FileNotFoundError, ImageLoadError, ImportError)
+# a user's mistake or the machine's fault, not a bug: a missing config, checkpoint, data folder
+# or extra, a bad image, a damaged store file or checkpoint, a full disk
+USER_ERRORS = (FileNotFoundError, ImageLoadError, ImportError, DamagedFileError, DiskFullError,
+               CheckpointError)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -171,14 +177,24 @@ def use_image_batches(cfg: Config, size: int) -> None:
 
 
 def run_main(main: Callable[[], Optional[int]]) -> None:
-    """Run a tool's ``main`` and exit with its code. A user's mistake (:data:`USER_ERRORS`) is
-    one line on stderr, naming the thing and the setting, and exit code 1, not a traceback. A
-    process group is closed before the interpreter exits (:func:`close_distributed`)."""
+    """Run a tool's ``main`` and exit with its code. A user's mistake or the machine's fault
+    (:data:`USER_ERRORS`, a full disk anywhere) is one line on stderr, naming the thing and the
+    setting, and exit code 1, not a traceback; Ctrl-C is one line saying how far the job came
+    and how to resume it (exit code 130). A process group is closed before the interpreter
+    exits (:func:`close_distributed`)."""
     try:
         code = main()
     except USER_ERRORS as e:
         print(f'error: {e}', file=sys.stderr)
         code = 1
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        print(f'error: {disk_full_error(e.filename or os.getcwd())}', file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print(f'\n{interrupted_message()}', file=sys.stderr)
+        code = 130
     finally:
         close_distributed()
     sys.exit(code or 0)

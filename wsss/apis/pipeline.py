@@ -25,9 +25,11 @@ it was given, with ``cfg_options`` and ``inputs`` merged in and written to
 ``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A test step may ask
 for ``tools/test.py``'s testing modes: ``tta=True`` (multi-scale + flip), ``crf=True`` (dense
 CRF on the predictions), each a separate step with its own mIoU. A step that finished
-leaves ``done.json`` there (output, time, numbers) and is skipped on the next run; a step that
-was killed resumes: training from its last checkpoint, seeds and SAM masks from the first
-unfinished image.
+leaves ``done.json`` there (the artefact it produced, its options, inputs, time, numbers) and is
+skipped on the next run, later steps taking the recorded artefact; a step that was killed
+resumes: training from its last checkpoint, seeds and SAM masks from the first unfinished image.
+A step whose options or inputs changed since it ran is refused, naming the change, unless it
+is named in ``--redo`` (then it and the steps using it run again in fresh folders).
 
 A pipeline may name the weights it needs (``pretrained = dict(clip=dict(file=..., url=...))``),
 which its steps refer to as ``'{pretrained.clip}'``; when one of them can be neither found nor
@@ -45,6 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..evaluation import best_power, evaluate_dataset_seeds, format_table, search_bg_power
+from ..io import atomic_write
 from ..registry import DATASETS
 from ..utils.weights import find_weights
 
@@ -53,6 +56,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL_SCRIPTS = dict(sam_masks='sam_masks.py', train='train.py', seeds='generate_seeds.py',
                     test='test.py')
 DONE = 'done.json'
+STARTED = 'step.json'
 TEST_MODES = ('tta', 'crf')  # options of test steps, passed to tools/test.py as --tta, --crf
 
 
@@ -204,39 +208,146 @@ def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int,
         raise PipelineError(f'cannot evaluate {seed_dir}: {e}') from e
     print(f'seeds in {seed_dir} ({len(dataset)} images):\n{format_table(stats, classes)}')
     numbers = dict(stats.summary(classes), mIoU=100 * stats.miou, **extra)  # percent, as mmseg's
-    with open(output, 'w') as f:
-        json.dump(numbers, f, indent=2)
+    write_record(output, numbers)
     return numbers
 
 
-def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[dict]:
-    """Run the steps of a pipeline config in order; returns one record per step (the summary)."""
+STEP_SETTINGS = ('tool', 'config', 'cfg_options', 'inputs', 'seeds', 'sam_masks', 'powers',
+                 'save_cams', 'show_dir', *TEST_MODES)
+
+
+def flatten(node, prefix: str = '') -> Dict[str, object]:
+    """Dotted keys of nested dicts to their values (lists and tuples as JSON lists)."""
+    if isinstance(node, dict):
+        out: Dict[str, object] = {}
+        for key, value in node.items():
+            out.update(flatten(value, f'{prefix}{key}.'))
+        return out if out or not prefix else {prefix[:-1]: {}}
+    return {prefix[:-1]: json.loads(json.dumps(node, default=str))}
+
+
+def step_options(step: dict, step_cfg: Optional[Config]) -> Dict[str, object]:
+    """What a step's result depends on besides its inputs: its settings in the pipeline and
+    the whole config it runs on (which holds the paths of its inputs), flattened."""
+    options = flatten({k: step[k] for k in STEP_SETTINGS if k in step}, 'step.')
+    if step_cfg is not None:
+        options.update(flatten(step_cfg.to_dict()))
+    return options
+
+
+def step_inputs(step: dict, records: Dict[str, dict]) -> Dict[str, dict]:
+    """Each input of a step: the step it comes from, the artefact that step recorded and the
+    run that made it (a step redone makes a new run, even where its output path is the same)."""
+    sources = dict(step.get('inputs', {}))
+    for key in ('seeds', 'sam_masks'):
+        if step['tool'] == 'eval_seeds' and key in step:
+            sources[key] = step[key]
+    return {key: dict(step=src, output=records[src]['output'], run=records[src].get('run'))
+            for key, src in sources.items()}
+
+
+def what_changed(record: dict, options: Dict[str, object], inputs: Dict[str, dict]) -> str:
+    """'' when a step's record matches its options and inputs now, else the first difference,
+    in words. A record from before records held options matches (it is trusted as it was)."""
+    if 'options' not in record:
+        return ''
+    old = record['options']
+    # the config's keys first: they name the setting as the config has it
+    for key in sorted(set(old) | set(options), key=lambda k: (k.startswith('step.'), k)):
+        if old.get(key, '<unset>') != options.get(key, '<unset>'):
+            name = key[len('step.'):] if key.startswith('step.') else key
+            return (f'{name}={json.dumps(old.get(key, "<unset>"))}, now '
+                    f'{json.dumps(options.get(key, "<unset>"))}')
+    for key, now in inputs.items():
+        before = record.get('inputs', {}).get(key)
+        if before != now:
+            return f'input {key} from step {now["step"]}, which was redone since'
+    return ''
+
+
+def read_record(path: str) -> Optional[dict]:
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_record(path: str, record) -> None:
+    with atomic_write(path, 'w') as f:
+        json.dump(record, f, indent=2)
+
+
+def trained_checkpoint(step_dir: str, expected: str) -> str:
+    """The checkpoint a train step ended with: the one mmengine names in ``last_checkpoint``
+    (not the latest file in the folder)."""
+    pointer = osp.join(step_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            last = f.read().strip()
+        if last and osp.isfile(last):
+            return last
+    return expected
+
+
+def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
+                 redo: Sequence[str] = ()) -> List[dict]:
+    """Run the steps of a pipeline config in order; returns one record per step (the summary).
+
+    Each step leaves ``step.json`` when it starts and ``done.json`` when it finishes, both
+    holding its options (:func:`step_options`), its inputs (:func:`step_inputs`) and a run id;
+    ``done.json`` also the artefact it produced, which later steps take. A finished step whose
+    options and inputs are unchanged is skipped; one killed before it finished is resumed in its
+    folder. A step whose options or inputs changed since it ran (or started) is refused, with
+    the first change, unless it is in ``redo`` or takes an input from a step redone in this run:
+    then its folder is moved aside (``<step>.old-<time>``) and it runs in a fresh one.
+    """
     steps = cfg.steps
     check_steps(steps)
+    unknown = [name for name in redo if name not in steps]
+    if unknown:
+        raise PipelineError(f'--redo {" ".join(unknown)}: no such step (steps: {list(steps)})')
     os.makedirs(cfg.work_dir, exist_ok=True)
     outputs: Dict[str, str] = {}
     configs: Dict[str, Config] = {}
+    done_records: Dict[str, dict] = {}
+    redone: set = set()
     records = []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
     for name, step in steps.items():
         tool, step_dir = step['tool'], osp.join(cfg.work_dir, name)
-        os.makedirs(step_dir, exist_ok=True)
         step_cfg = None if tool == 'eval_seeds' else step_config(step, outputs, step_dir)
-        output = outputs[name] = step_output(tool, step_dir, step_cfg)
         configs[name] = step_cfg
-        done_file = osp.join(step_dir, DONE)
+        options, inputs = step_options(step, step_cfg), step_inputs(step, done_records)
+        done_file, started_file = osp.join(step_dir, DONE), osp.join(step_dir, STARTED)
         config_file = osp.join(cfg.work_dir, 'configs', name + '.py')
-        if osp.isfile(done_file) and osp.exists(output):
-            with open(done_file) as f:
-                record = dict(json.load(f), status='skipped')
-            if step_cfg is not None and step_cfg.to_dict() != Config.fromfile(
-                    config_file).to_dict():
-                log(f'warning: the config of step {name} changed since it ran; it is skipped '
-                    f'all the same: delete {step_dir} to redo it')
-            log(f'[{name}] done before ({output}), skipped')
-            records.append(record)
+        previous = read_record(done_file) or read_record(started_file)
+        changed = what_changed(previous, options, inputs) if previous else ''
+        forced = name in redo or any(i['step'] in redone for i in inputs.values())
+        if previous and (changed or forced):
+            if not forced:
+                raise PipelineError(
+                    f'step {name} ran with {changed}: rerun with --redo {name} to redo it (and '
+                    f'the steps that use it) in a fresh folder, or restore the option')
+            aside = f'{step_dir}.old-{time.strftime("%Y%m%d-%H%M%S")}'
+            os.replace(step_dir, aside)
+            log(f'[{name}] redone in a fresh folder; the earlier run is in {aside}')
+            previous = None
+        done = read_record(done_file)
+        if done and osp.exists(done['output']):
+            done_records[name] = done
+            outputs[name] = done['output']
+            log(f'[{name}] done before ({done["output"]}), skipped')
+            records.append(dict(done, status='skipped'))
             continue
+        run_id = previous['run'] if previous and 'run' in previous else \
+            f'{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}'
+        if not previous or 'run' not in previous:
+            redone.add(name)  # a new run: the steps that take its output are redone too
+        os.makedirs(step_dir, exist_ok=True)
+        write_record(started_file, dict(step=name, tool=tool, run=run_id, options=options,
+                                        inputs=inputs))
+        output = step_output(tool, step_dir, step_cfg)
         log(f'\n[{name}] {tool}' + (f' {step["config"]}' if 'config' in step else '') +
             f' -> {output}')
         start = time.time()
@@ -257,19 +368,22 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print) -> List[
                 log(format_summary(records))
                 raise PipelineError(f'step {name} failed (exit {result.returncode}); its logs '
                                     f'are in {step_dir}; rerun the pipeline to resume it')
+            if tool == 'train':
+                output = trained_checkpoint(step_dir, output)
             if not osp.exists(output):
                 raise PipelineError(f'step {name} finished without writing {output}')
             numbers = {}
             if tool == 'test':
                 with open(output) as f:
                     numbers = json.load(f)
+        outputs[name] = output
         record = dict(step=name, tool=tool, seconds=round(time.time() - start, 2), output=output,
-                      miou=numbers.get('mIoU'))
-        with open(done_file, 'w') as f:
-            json.dump(record, f, indent=2)
+                      miou=numbers.get('mIoU'), run=run_id, options=options, inputs=inputs)
+        write_record(done_file, record)
+        done_records[name] = record
         records.append(dict(record, status='ran'))
-    with open(osp.join(cfg.work_dir, 'summary.json'), 'w') as f:
-        json.dump(records, f, indent=2)
+    write_record(osp.join(cfg.work_dir, 'summary.json'),
+                 [{k: v for k, v in r.items() if k != 'options'} for r in records])
     return records
 
 

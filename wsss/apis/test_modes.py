@@ -9,7 +9,7 @@
 - ``--format-only``: no GT is loaded and no metric computed; the predictions are written as the
   benchmark's files (:class:`wsss.evaluation.PredictionWriter`).
 """
-from typing import List
+from typing import List, Optional
 
 from mmengine.config import Config, ConfigDict
 
@@ -52,10 +52,24 @@ def without_gt(pipeline: List[dict]) -> List[dict]:
     return kept
 
 
-def use_format_only(cfg: Config, out_dir: str) -> None:
+def use_format_only(cfg: Config, out_dir: str, failed_file: Optional[str] = None,
+                    strict: bool = False) -> None:
     """Write the predictions of the test split as submission files into ``out_dir``, loading no
-    GT: the VOC server's layout and tar for VOC, palette PNGs for other datasets."""
+    GT: the VOC server's layout and tar for VOC, palette PNGs for other datasets. An image that
+    cannot be decoded skips the model and is listed in ``failed_file`` (``strict``: the first
+    stops the job)."""
     dataset = cfg.test_dataloader.dataset
-    dataset.pipeline = without_gt(dataset.pipeline)
+    dataset.pipeline = survive_bad_images(without_gt(dataset.pipeline))
     layout = 'voc12_server' if dataset.type == 'VOC12Dataset' else 'flat'
-    cfg.test_evaluator = dict(type='PredictionWriter', out_dir=out_dir, layout=layout)
+    cfg.test_evaluator = dict(type='PredictionWriter', out_dir=out_dir, layout=layout,
+                              failed_file=failed_file, strict=strict)
+    cfg.test_cfg = dict(type='SkipFailedTestLoop')
+
+
+def survive_bad_images(pipeline: List[dict]) -> List[dict]:
+    """``LoadImage(record_errors=True)``, then every transform but the last (the packing) only
+    for the images it could decode (``SkipIfFailed``)."""
+    if not pipeline or pipeline[0]['type'] != 'LoadImage':
+        raise ValueError(f'the test pipeline must start with LoadImage, got {pipeline[:1]}')
+    middle = [dict(type='SkipIfFailed', transforms=pipeline[1:-1])] if pipeline[1:-1] else []
+    return [dict(pipeline[0], record_errors=True), *middle, pipeline[-1]]

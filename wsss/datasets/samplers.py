@@ -4,11 +4,16 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
 from PIL import Image
 from torch.utils.data import Sampler
 
+from ..io import incomplete, remove_stale_temp_files
+from ..io.progress import JobProgress
 from ..registry import DATA_SAMPLERS
-from .seeds import image_size, remove_stale_temp_files, seed_path
+from .seeds import image_size, seed_path
+
+MAX_REPORTED = 10  # damaged files named in the log line
 
 
 @DATA_SAMPLERS.register_module()
@@ -17,6 +22,8 @@ class PendingSampler(Sampler):
     exist yet, rank r taking every world_size-th of them from r.
 
     ``out_files`` are path patterns with ``{img_name}``, e.g. ``'work_dirs/x/masks/{img_name}.json'``.
+    An output counts only when it is complete (:func:`wsss.io.incomplete`: its format's end is
+    there); damaged ones (cut short by a kill, a full disk, a cut copy) are redone, and logged.
     Unlike mmengine's DefaultSampler it never pads the last shard, so a distributed run handles
     each image exactly once, and a rerun after a crash redoes nothing that was finished. Every rank
     lists the pending images before any starts writing (a barrier follows); before that, they
@@ -36,10 +43,21 @@ class PendingSampler(Sampler):
         for folder in {osp.dirname(p) for p in out_files}:
             remove_stale_temp_files(folder)
         names = (dataset.get_data_info(i)['img_name'] for i in range(len(dataset)))
-        self.pending: List[int] = [
-            i for i, name in enumerate(names)
-            if not all(osp.isfile(p.format(img_name=name)) for p in out_files)
-        ]
+        self.pending: List[int] = []
+        damaged: List[str] = []
+        for i, name in enumerate(names):
+            problems = [(p, incomplete(p)) for p in (f.format(img_name=name) for f in out_files)]
+            problems = [(p, why) for p, why in problems if why is not None]
+            if problems:
+                self.pending.append(i)
+                damaged += [f'{p} ({why})' for p, why in problems if why != 'missing']
+        if damaged and self.rank == 0:
+            print_log(f'redoing {len(damaged)} damaged output file{"s" * (len(damaged) > 1)}: '
+                      + '; '.join(damaged[:MAX_REPORTED])
+                      + (f'; ... and {len(damaged) - MAX_REPORTED} more'
+                         if len(damaged) > MAX_REPORTED else ''), logger='current')
+        self.damaged = damaged
+        JobProgress.start(total=len(dataset), done=len(dataset) - len(self.pending))
         if group_by_size:
             self.pending.sort(key=lambda i: sort_key_size(dataset.get_data_info(i)['img_path']))
         barrier()

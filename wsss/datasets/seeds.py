@@ -1,13 +1,13 @@
 """The seed contract: one single-channel palette PNG per image (values 0..C or 255, the image's size),
 optionally a uint8 confidence PNG beside it (0..255 <-> 0..1). Writes are atomic (temp file + rename),
 so an interrupted run never leaves a half-written seed."""
-import os
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
+from ..io import atomic_write
 from .class_names import flat_palette
 
 IGNORE_INDEX = 255
@@ -27,25 +27,8 @@ def confidence_path(seed_dir: str, img_name: str) -> str:
 
 
 def _atomic_save(img: Image.Image, path: str) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        img.save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def remove_stale_temp_files(folder: str) -> int:
-    """Delete the temp files a killed writer left in ``folder``; returns how many. Call it only
-    while nothing writes there."""
-    if not osp.isdir(folder):
-        return 0
-    stale = [f for f in os.listdir(folder) if f.endswith('.tmp')]
-    for f in stale:
-        os.remove(osp.join(folder, f))
-    return len(stale)
+    with atomic_write(path) as f:
+        img.save(f, format='PNG')
 
 
 def write_label_map(path: str, label: np.ndarray) -> None:

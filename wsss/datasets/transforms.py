@@ -5,8 +5,10 @@ import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
+from mmengine.dataset import Compose
 from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 
+from ..io import DamagedFileError
 from ..registry import TRANSFORMS
 from .seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
 
@@ -15,6 +17,16 @@ JPEG_SOI = b'\xff\xd8'
 
 class ImageLoadError(OSError):
     """An image that cannot be decoded, or is truncated; the message names the file."""
+
+
+# what fails one image of a dataset job, not the job: its image, or a per-image input (SAM
+# masks, a mask-store file) that is missing or damaged; the writers list it in failed.json
+IMAGE_ERRORS = (ImageLoadError, DamagedFileError, FileNotFoundError)
+
+
+def mark_failed(sample, error: Exception) -> None:
+    """Leave a data sample without outputs, with ``load_error`` for the writer to list."""
+    sample.set_metainfo(dict(load_error=str(error)))
 
 
 def jpeg_truncated(data: bytes) -> bool:
@@ -109,6 +121,19 @@ class LoadImage(LoadImageFromFile):
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+
+@TRANSFORMS.register_module()
+class SkipIfFailed:
+    """Runs ``transforms`` (a list of configs) unless ``LoadImage(record_errors=True)`` marked
+    the image ``load_error``: then the results pass unchanged, for a pipeline whose transforms
+    cannot take an empty image (mmseg's Resize, TestTimeAug)."""
+
+    def __init__(self, transforms: list) -> None:
+        self.transforms = Compose(transforms)
+
+    def __call__(self, results: dict) -> dict:
+        return results if 'load_error' in results else self.transforms(results)
 
 
 @TRANSFORMS.register_module()

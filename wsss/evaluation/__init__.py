@@ -5,10 +5,11 @@ from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, 
 from .mask_store_writer import MaskStoreWriter
 from .prediction_writer import PredictionWriter
 from .sam_writer import SAMMaskWriter
-from .seed_writer import SeedWriter, print_failed_list, write_failed_list
+from .job_writer import ImageJobWriter, print_failed_list, write_failed_list
+from .seed_writer import SeedWriter
 
 __all__ = ['SeedWriter', 'SAMMaskWriter', 'PredictionWriter', 'MaskStoreWriter', 'SegStats',
            'format_table', 'evaluate_seed_dir', 'evaluate_dataset_seeds',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams', 'print_failed_list',
-           'write_failed_list']
+           'write_failed_list', 'ImageJobWriter']

@@ -20,5 +20,7 @@ class MaskStoreWriter(SeedWriter):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
+            if 'load_error' in sample:  # listed by SeedWriter.process
+                continue
             save_shard(shard_path(self.store_dir, sample['img_name']), sample['mask_store'])
         super().process(data_batch, data_samples)

@@ -9,13 +9,14 @@ same kind, ``<img_name>.png``.
 """
 import os.path as osp
 import tarfile
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from ..datasets.seeds import write_label_map
+from ..io import atomic_write
 from ..registry import METRICS
+from .job_writer import ImageJobWriter
 
 LAYOUTS = ('voc12_server', 'flat')
 
@@ -26,7 +27,7 @@ def voc_server_dir(out_dir: str) -> str:
 
 
 @METRICS.register_module()
-class PredictionWriter(BaseMetric):
+class PredictionWriter(ImageJobWriter):
     """Writes each prediction as a VOC-palette PNG ``<img_name>.png`` at the image's size and
     computes no metric (no GT is needed).
 
@@ -37,14 +38,15 @@ class PredictionWriter(BaseMetric):
             ``'flat'``: directly under ``out_dir``.
 
     Each rank writes the images it was given (atomically); rank 0 packs the tar once every rank
-    has finished.
+    has finished. Images that could not be decoded are listed in ``failed_file``
+    (:class:`ImageJobWriter`); ``strict`` stops at the first.
     """
 
     default_prefix = 'format_only'
 
-    def __init__(self, out_dir: str, layout: str = 'flat', collect_device: str = 'cpu',
-                 prefix=None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+    def __init__(self, out_dir: str, layout: str = 'flat', failed_file: Optional[str] = None,
+                 strict: bool = False, collect_device: str = 'cpu', prefix=None) -> None:
+        super().__init__(failed_file, strict, collect_device=collect_device, prefix=prefix)
         if layout not in LAYOUTS:
             raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
         self.out_dir, self.layout = out_dir, layout
@@ -52,18 +54,21 @@ class PredictionWriter(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
+            if self.skip_failed(sample):
+                continue
             name = sample.get('img_name') or osp.splitext(osp.basename(sample['img_path']))[0]
             pred = sample['pred_sem_seg']['data'].squeeze(0).cpu().numpy()
             write_label_map(osp.join(self.png_dir, name + '.png'), pred)
-            self.results.append(name)
+            self.written(name)
 
-    def compute_metrics(self, results: List[str]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
+        counts = super().compute_metrics(results)
         if self.layout == 'voc12_server':
             archive = osp.join(self.out_dir, 'results.tgz')
-            with tarfile.open(archive, 'w:gz') as tar:
+            with atomic_write(archive) as f, tarfile.open(fileobj=f, mode='w:gz') as tar:
                 tar.add(osp.join(self.out_dir, 'results'), arcname='results')
-            print_log(f'{len(results)} predictions in {self.png_dir}; upload {archive} to the '
-                      'VOC evaluation server', logger='current')
+            print_log(f'{counts["written"]} predictions in {self.png_dir}; upload {archive} to '
+                      'the VOC evaluation server', logger='current')
         else:
-            print_log(f'{len(results)} predictions in {self.png_dir}', logger='current')
-        return {}
+            print_log(f'{counts["written"]} predictions in {self.png_dir}', logger='current')
+        return counts

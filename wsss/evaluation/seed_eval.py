@@ -7,7 +7,6 @@ instead would reward a seeder for abstaining on background pixels; ignoring it w
 seeder for abstaining wherever it is unsure. GT pixels of 255 are ignored.
 """
 import multiprocessing
-import os
 import os.path as osp
 import zipfile
 from functools import partial
@@ -19,6 +18,7 @@ import torch
 from prettytable import PrettyTable
 
 from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
+from ..io import atomic_write, remake_hint
 from ..models.cam import cams_to_seed
 from ..models.sam.store import decode_masks, load_masks, mask_path
 from ..models.seeders.sams import sams_seed
@@ -161,16 +161,8 @@ def save_cams(path: str, class_ids: Sequence[int], cams: np.ndarray, raw: bool =
     if cams.ndim != 3 or len(cams) != len(class_ids):
         raise ValueError(f'{path}: cams must be (K, H, W) with K = {len(class_ids)} class ids, '
                          f'got shape {cams.shape}')
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        # a file object, not a name: np.savez would append '.npz' to a name that lacks it
-        with open(tmp, 'wb') as f:
-            np.savez(f, class_ids=class_ids, cams=cams)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as f:  # a file object: np.savez would append '.npz' to a name
+        np.savez(f, class_ids=class_ids, cams=cams)
 
 
 def load_cams(path: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -181,7 +173,7 @@ def load_cams(path: str) -> Tuple[np.ndarray, np.ndarray]:
     except FileNotFoundError:
         raise
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise SeedError(f'cannot read CAM file {path}: {e}') from e
+        raise SeedError(f'cannot read CAM file {path}: {e}; {remake_hint("cams", path)}') from e
 
 
 def _require_files(samples: Sequence[Sample], path_of: Callable[[str], str], what: str) -> None:
@@ -204,7 +196,10 @@ def _seed_stats(chunk: List[Sample], seed_dir: str, num_classes: int) -> SegStat
     for img_name, gt_path in chunk:
         gt = _read_gt(gt_path, num_classes)
         path = seed_path(seed_dir, img_name)
-        seed = read_label_map(path)
+        try:
+            seed = read_label_map(path)
+        except SeedError as e:
+            raise SeedError(f'{e}; {remake_hint("seeds", path)}') from e
         check_label_map(seed, num_classes, path, image_size=gt.shape)
         stats.update(seed, gt)
     return stats

@@ -1,5 +1,4 @@
 """Writes seeds from mmengine's test loop: the stage-one model's predictions become files."""
-import json
 import logging
 import os
 import os.path as osp
@@ -10,22 +9,22 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from ..datasets.seeds import (IGNORE_INDEX, confidence_path, seed_path, write_confidence,
                              write_label_map)
-from ..datasets.transforms import ImageLoadError
+from ..datasets.transforms import IMAGE_ERRORS
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
+from .job_writer import ImageJobWriter
 from .seed_eval import save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
 
 
 @METRICS.register_module()
-class SeedWriter(BaseMetric):
+class SeedWriter(ImageJobWriter):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
     ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
@@ -41,9 +40,8 @@ class SeedWriter(BaseMetric):
     the pool holds ``2 * workers`` unfinished images, and at the end. ``workers=0`` does it all
     in this process; the files are the same either way.
 
-    Images the loader could not decode (``LoadImage(record_errors=True)`` marks them
-    ``load_error``) are skipped and listed, over all ranks, in ``failed_file`` as
-    ``[{"file": ..., "reason": ...}]`` (the file is removed when a run has none); with
+    Images the loader could not decode, or whose per-image inputs the model could not read, are
+    skipped and listed, over all ranks, in ``failed_file`` (:class:`ImageJobWriter`); with
     ``strict`` the first one stops the run.
 
     Args:
@@ -59,10 +57,9 @@ class SeedWriter(BaseMetric):
                  workers: Optional[int] = None, failed_file: Optional[str] = None,
                  strict: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(failed_file, strict, collect_device=collect_device, prefix=prefix)
         self.seed_dir, self.cam_dir, self.show_dir = seed_dir, cam_dir, show_dir
         self.save_confidence = save_confidence
-        self.failed_file, self.strict = failed_file, strict
         self.pool = BoundedPool(workers)
         self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
@@ -72,11 +69,7 @@ class SeedWriter(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         start = time.perf_counter()
         for sample in data_samples:
-            if 'load_error' in sample:
-                if self.strict:
-                    raise ImageLoadError(f"{sample['load_error']} (--strict stops at the first "
-                                         'bad image)')
-                self.results.append(('failed', sample['img_path'], sample['load_error']))
+            if self.skip_failed(sample):
                 continue
             self.pool.submit(write_image, self._outputs(), _task(sample))
         self._add(self.pool.finished())
@@ -88,9 +81,15 @@ class SeedWriter(BaseMetric):
         return dict(seed_dir=self.seed_dir, cam_dir=self.cam_dir, show_dir=self.show_dir,
                     save_confidence=self.save_confidence, classes=classes)
 
-    def _add(self, finished: List[Tuple[str, Dict[str, float], bool]]) -> None:
-        for name, seconds, lost in finished:
-            self.results.append(('written', name, lost))
+    def _add(self, finished: List[Tuple[str, Dict[str, float], Optional[tuple], bool]]
+             ) -> None:
+        for name, seconds, failure, lost in finished:
+            if failure:
+                self.failed(*failure)
+            else:
+                self.written(name)
+            if lost:
+                self.results.append(('lost', name))
             for step, s in seconds.items():
                 self.seconds[step] += s
 
@@ -101,12 +100,9 @@ class SeedWriter(BaseMetric):
         return super().evaluate(size)
 
     def compute_metrics(self, results: List[tuple]) -> dict:
-        failed = [dict(file=r[1], reason=r[2]) for r in results if r[0] == 'failed']
-        if self.failed_file:
-            write_failed_list(self.failed_file, failed)
-        warn_lost_labels([r[1] for r in results if r[0] == 'written' and r[2]],
-                         sum(r[0] == 'written' for r in results))
-        return dict(written=sum(r[0] == 'written' for r in results), failed=len(failed))
+        metrics = super().compute_metrics(results)
+        warn_lost_labels([r[1] for r in results if r[0] == 'lost'], metrics['written'])
+        return metrics
 
 
 def warn_lost_labels(names: List[str], written: int) -> None:
@@ -131,17 +127,22 @@ def _task(sample: dict) -> dict:
     return task
 
 
-def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float], bool]:
+def write_image(outputs: dict, task: dict
+                ) -> Tuple[str, Dict[str, float], Optional[Tuple[str, str]], bool]:
     """One image's seed, when the model left it to the writer, then all its files, the seed
-    last. Returns the image name, the seconds of the seeder and of the writes, and whether the
-    image has labels but its seed no foreground (:func:`lost_all_labels`)."""
+    last. Returns the image name, the seconds of the seeder and of the writes, (image path,
+    reason) when the seeder could not read the image's inputs (SAMS: its SAM masks), and
+    whether the image has labels but its seed no foreground (:func:`lost_all_labels`)."""
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
     else:
-        seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
+        try:
+            seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
+        except IMAGE_ERRORS as e:  # one image's missing or damaged input, not the job's
+            return name, {}, (meta['img_path'], str(e)), False
     seeded = time.perf_counter()
     if outputs['cam_dir']:
         save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
@@ -152,7 +153,7 @@ def write_image(outputs: dict, task: dict) -> Tuple[str, Dict[str, float], bool]
         show(osp.join(outputs['show_dir'], name), meta['img_path'], task['cams'], class_ids,
              seed, outputs['classes'], meta.get('clicks'))
     write_label_map(seed_path(outputs['seed_dir'], name), seed)
-    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded), \
+    return name, dict(seeder=seeded - start, write=time.perf_counter() - seeded), None, \
         lost_all_labels(meta, seed)
 
 
@@ -173,26 +174,3 @@ def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequen
                                                      [classes[c] for c in class_ids],
                                                      points=points))
     cv2.imwrite(base + '_seed.png', seed_overlay(image, seed, classes))
-
-
-def write_failed_list(path: str, failed: List[dict]) -> None:
-    """``[{"file", "reason"}, ...]`` as JSON, atomically; no failures remove an older list."""
-    if not failed:
-        if osp.isfile(path):
-            os.remove(path)
-        return
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(failed, f, indent=1)
-    os.replace(tmp, path)
-
-
-def print_failed_list(path: str) -> None:
-    """Print the images of a :func:`write_failed_list` file, one a line."""
-    with open(path) as f:
-        failed = json.load(f)
-    print(f'\n{len(failed)} images could not be read (listed in {path}); the others are '
-          'written:')
-    for item in failed:
-        print(f"  {item['file']}: {item['reason']}")

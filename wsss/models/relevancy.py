@@ -257,6 +257,8 @@ class CLIPRelevancyModel(CLIPCAMModel):
         with torch.no_grad():
             text = self.text_features()
         for image, sample in zip(inputs, data_samples):
+            if 'load_error' in sample.metainfo:  # an image the loader could not decode
+                continue
             labels = self.sample_labels(sample)
             class_ids = (labels.nonzero()[:, 0] + 1).tolist()
             maps = self.image_cams(image, labels, text)

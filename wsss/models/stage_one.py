@@ -13,6 +13,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES, default_background_words
+from ..datasets.transforms import IMAGE_ERRORS, mark_failed
 from ..registry import MODELS, SEEDERS
 from ..utils.memory import is_out_of_memory, out_of_memory_reason
 from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
@@ -244,7 +245,10 @@ class CLIPCAMModel(BaseModel):
         labels = torch.stack([self.sample_labels(s) for s in samples])
         for sample, row, cams in zip(samples, labels,
                                      self.batch_cams(torch.stack(images), labels, text)):
-            self.set_seed(sample, cams, (row.nonzero()[:, 0] + 1).tolist())
+            try:
+                self.set_seed(sample, cams, (row.nonzero()[:, 0] + 1).tolist())
+            except IMAGE_ERRORS as e:  # the seeder could not read its SAM masks
+                mark_failed(sample, e)
 
     def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
         """(C,) multi-hot image-level labels of a data sample, on the model's device."""

@@ -6,6 +6,8 @@ import os
 import os.path as osp
 from typing import Any, Callable, Sequence
 
+from ..io import atomic_write
+
 
 def cache_dir() -> str:
     """``$WSSS_CACHE_DIR``, else ``~/.cache/wsss``."""
@@ -35,11 +37,8 @@ def cached_json(kind: str, key: str, compute: Callable[[], Any]) -> Any:
             pass
     value = compute()
     try:
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        tmp = f'{path}.{os.getpid()}.tmp'
-        with open(tmp, 'w') as f:
+        with atomic_write(path, 'w') as f:
             json.dump(value, f)
-        os.replace(tmp, path)
     except OSError:
         pass
     return value

@@ -56,13 +56,31 @@ def allowed_globals() -> List[Any]:
     return out
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read (truncated, damaged); the message names it."""
+
+
 def load_local_checkpoint(filename: str, map_location=None) -> Any:
-    """mmengine's local checkpoint loader, with the safe unpickler and the allowlist above."""
+    """mmengine's local checkpoint loader, with the safe unpickler and the allowlist above. A
+    file that is not a readable checkpoint (cut short by a kill or a full disk while it was
+    saved or copied, damaged) raises :class:`CheckpointError` naming it."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} not found')
-    with torch.serialization.safe_globals(allowed_globals()):
-        return torch.load(filename, map_location=map_location, weights_only=True)
+    try:
+        with torch.serialization.safe_globals(allowed_globals()):
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch.load raises many types on a damaged file
+        if isinstance(e, pickle.UnpicklingError) and (
+                'unsupported global' in str(e).lower() or 'refused' in str(e)):
+            raise  # a type outside the allowlist: not damage
+        raise CheckpointError(_unreadable(filename, e)) from e
+
+
+def _unreadable(filename: str, error: Exception) -> str:
+    reason = str(error).strip().split('. ')[0] or type(error).__name__
+    return (f'cannot read checkpoint {filename} ({reason}): it is truncated or damaged; '
+            're-download or retrain it')
 
 
 def install_checkpoint_loader() -> None:

@@ -21,5 +21,6 @@ model = dict(
         sam=dict(model_type='vit_h', checkpoint='sam_vit_h_4b8939.pth'),
         num_clicks=3,        # positive clicks per class, multimask_output=False
         click_factor=0.5))   # peaks searched on the map resized by 0.5 (3x3 max-pool)
-# Images go in at their own size: the model makes the TTA views itself.
-relevancy_pipeline = [dict(type='LoadImage'), dict(type='PackWSSSInputs')]
+# Images go in at their own size: the model makes the TTA views itself. A bad image is listed in
+# failed.json and skipped.
+relevancy_pipeline = [dict(type='LoadImage', record_errors=True), dict(type='PackWSSSInputs')]

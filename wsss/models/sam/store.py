@@ -6,21 +6,22 @@
                 "bbox": [x, y, w, h]}, ...]}
 
 Masks are COCO run-length encodings (pycocotools), level 0/1/2 = sub-part/part/whole. Files are
-written atomically (a ``.tmp`` file renamed into place; PendingSampler removes the leftovers of
-a killed run), so a file that exists is complete and every seeder can reuse it.
+written atomically (:func:`wsss.io.atomic_write`) and end with a newline, by which a resumed
+job tells a complete file from one cut short (:func:`wsss.io.incomplete`).
 """
 import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ...io import DamagedFileError, atomic_write, remake_hint
+
 STORED_KEYS = ('level', 'predicted_iou', 'stability_score', 'area', 'bbox')
 
 
-class SAMMaskError(ValueError):
+class SAMMaskError(DamagedFileError):
     """A SAM-mask file that cannot be read or breaks the contract; the message names the file."""
 
 
@@ -37,15 +38,9 @@ def save_masks(path: str, masks: Sequence[Dict[str, Any]], size: Tuple[int, int]
         counts = rle['counts'].decode() if isinstance(rle['counts'], bytes) else rle['counts']
         records.append(dict(segmentation=dict(size=[int(s) for s in rle['size']], counts=counts),
                             **{k: m[k] for k in STORED_KEYS}))
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(dict(size=[int(s) for s in size], masks=records), f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, 'w') as f:
+        json.dump(dict(size=[int(s) for s in size], masks=records), f)
+        f.write('\n')  # the end a resumed job checks for (wsss.io.incomplete)
 
 
 def _read(path: str) -> Tuple[Tuple[int, int], List[Dict[str, Any]]]:
@@ -61,7 +56,8 @@ def _read(path: str) -> Tuple[Tuple[int, int], List[Dict[str, Any]]]:
     except SAMMaskError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SAMMaskError(f'cannot read SAM masks {path}: {e!r}') from e
+        raise SAMMaskError(f'cannot read SAM masks {path}: {e!r}; '
+                           f'{remake_hint("sam_masks", path)}') from e
     return size, masks
 
 
@@ -83,4 +79,5 @@ def load_mask_array(path: str) -> np.ndarray:
     try:
         return decode_masks(masks, size)
     except Exception as e:  # pycocotools raises several types on corrupt counts
-        raise SAMMaskError(f'cannot decode SAM masks {path}: {e!r}') from e
+        raise SAMMaskError(f'cannot decode SAM masks {path}: {e!r}; '
+                           f'{remake_hint("sam_masks", path)}') from e

@@ -104,22 +104,24 @@ class TUSSLabelPropagationModel(TUSSStageModel):
     def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
         if self._rows is None:
             self._rows = self.solve()
-        for sample in data_samples:
-            name = sample.metainfo['img_name']
-            if name not in self._rows:
-                raise KeyError(f'{name} is not in the mask store of {self.embeddings_from}: '
-                               'run the zero-shot step on the same split')
-            records, masks = self.load_masks(name)
-            emb = load_shard(shard_path(store_dir(self.embeddings_from), name))
-            prev = load_shard(shard_path(store_dir(self.scores_from), name))
-            scores = torch.from_numpy(self._rows[name])
-            if 'labelled' in emb and bool(emb['labelled']):
-                seeds = gt_seeds(scores.float())
-            else:
-                seeds = seed_on_logits(scores, kept_classes(prev['cls_lb']), with_bg_logit=True,
-                                       **self.seeding)
-            self.finish(sample, masks, records, seeds, carry_labelled(emb))
-        return data_samples
+        return super().predict(inputs, data_samples)
+
+    def predict_one(self, image, sample: SegDataSample) -> None:
+        name = sample.metainfo['img_name']
+        if name not in self._rows:
+            raise FileNotFoundError(
+                f'{shard_path(store_dir(self.embeddings_from), name)} not found: the zero-shot '
+                'step did not write it (see its failed.json), or ran on another split')
+        records, masks = self.load_masks(name)
+        emb = load_shard(shard_path(store_dir(self.embeddings_from), name))
+        prev = load_shard(shard_path(store_dir(self.scores_from), name))
+        scores = torch.from_numpy(self._rows[name])
+        if 'labelled' in emb and bool(emb['labelled']):
+            seeds = gt_seeds(scores.float())
+        else:
+            seeds = seed_on_logits(scores, kept_classes(prev['cls_lb']), with_bg_logit=True,
+                                   **self.seeding)
+        self.finish(sample, masks, records, seeds, carry_labelled(emb))
 
 
 def combine(s_lp: torch.Tensor, s_probe: torch.Tensor, w_lp: float,
@@ -195,19 +197,17 @@ class TUSSCombinationModel(TUSSLinearProbe):
                                **self.lp_seeding)
         return seeds.full_scores(self.num_classes).double()
 
-    def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
-        for sample in data_samples:
-            name = sample.metainfo['img_name']
-            records, masks = self.load_masks(name)
-            emb, prev = self.image_scores(name)
-            fg_cls = kept_classes(prev['cls_lb'])
-            with torch.no_grad():
-                logits = self.logits(torch.from_numpy(emb['embeddings']).to(
-                    self.scale.device)).cpu()
-            s_probe = seed_on_logits(logits, fg_cls, with_bg_logit=True,
-                                     **self.seeding).full_scores(self.num_classes).double()
-            s_lp = self.lp_scores(name, emb['embeddings'], fg_cls)
-            combined = combine(s_lp, s_probe, self.w_lp, self.w_probe)
-            seeds = seed_on_logits(combined, fg_cls, with_bg_logit=True, **self.comb_seeding)
-            self.finish(sample, masks, records, seeds, carry_labelled(emb))
-        return data_samples
+    def predict_one(self, image, sample: SegDataSample) -> None:
+        name = sample.metainfo['img_name']
+        records, masks = self.load_masks(name)
+        emb, prev = self.image_scores(name)
+        fg_cls = kept_classes(prev['cls_lb'])
+        with torch.no_grad():
+            logits = self.logits(torch.from_numpy(emb['embeddings']).to(
+                self.scale.device)).cpu()
+        s_probe = seed_on_logits(logits, fg_cls, with_bg_logit=True,
+                                 **self.seeding).full_scores(self.num_classes).double()
+        s_lp = self.lp_scores(name, emb['embeddings'], fg_cls)
+        combined = combine(s_lp, s_probe, self.w_lp, self.w_probe)
+        seeds = seed_on_logits(combined, fg_cls, with_bg_logit=True, **self.comb_seeding)
+        self.finish(sample, masks, records, seeds, carry_labelled(emb))

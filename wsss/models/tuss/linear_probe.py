@@ -149,18 +149,16 @@ class TUSSLinearProbe(TUSSStageModel):
         prev = load_shard(shard_path(store_dir(self.scores_from), name), 'model.scores_from')
         return emb, prev
 
-    def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
-        for sample in data_samples:
-            name = sample.metainfo['img_name']
-            records, masks = self.load_masks(name)
-            emb, prev = self.image_scores(name)
-            with torch.no_grad():
-                logits = self.logits(torch.from_numpy(emb['embeddings']).to(
-                    self.scale.device)).cpu()
-            seeds = seed_on_logits(logits, kept_classes(prev['cls_lb']), with_bg_logit=True,
-                                   **self.seeding)
-            self.finish(sample, masks, records, seeds, carry_labelled(emb))
-        return data_samples
+    def predict_one(self, image, sample: SegDataSample) -> None:
+        name = sample.metainfo['img_name']
+        records, masks = self.load_masks(name)
+        emb, prev = self.image_scores(name)
+        with torch.no_grad():
+            logits = self.logits(torch.from_numpy(emb['embeddings']).to(
+                self.scale.device)).cpu()
+        seeds = seed_on_logits(logits, kept_classes(prev['cls_lb']), with_bg_logit=True,
+                               **self.seeding)
+        self.finish(sample, masks, records, seeds, carry_labelled(emb))
 
 
 def carry_labelled(emb: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

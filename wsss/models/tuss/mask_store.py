@@ -23,6 +23,7 @@ from mmengine.dataset import BaseDataset
 
 from ...datasets.samplers import PendingSampler
 from ...datasets.seeds import seed_path
+from ...io import DamagedFileError, atomic_write, remake_hint
 from ...registry import DATA_SAMPLERS
 
 STORE_FOLDER = 'mask_store'
@@ -39,15 +40,8 @@ def shard_path(folder: str, img_name: str) -> str:
 
 def save_shard(path: str, arrays: Dict[str, np.ndarray]) -> None:
     """Write one image's arrays atomically (temp file + rename)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_shard(path: str, setting: str = 'the step\'s input') -> Dict[str, np.ndarray]:
@@ -57,8 +51,9 @@ def load_shard(path: str, setting: str = 'the step\'s input') -> Dict[str, np.nd
     try:
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f'cannot read TUSS mask store file {path}: {e!r}') from e
+    except Exception as e:  # numpy and zipfile raise many types on a damaged file
+        raise DamagedFileError(f'cannot read TUSS mask store file {path}: {e!r}; '
+                               f'{remake_hint("mask_store", path)}') from e
 
 
 def split_names(folder: str, setting: str = 'the step\'s input') -> List[str]:

@@ -8,6 +8,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from ...datasets.transforms import IMAGE_ERRORS, mark_failed
 from ..sam.store import decode_masks, load_mask_array, load_masks, mask_path
 from ..seeders.sams import paint_masks
 from .seed_on_logits import MaskSeeds
@@ -49,6 +50,8 @@ class TUSSStageModel(BaseModel):
     returns data samples with ``pred_sem_seg``, ``seed_confidence`` and ``mask_store`` (the
     arrays :class:`wsss.evaluation.MaskStoreWriter` writes)."""
 
+    reads_images = False  # the GLCC steps read the masks and the store, not the image
+
     def __init__(self, mask_dir: str, data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         self.mask_dir = mask_dir
@@ -84,6 +87,27 @@ class TUSSStageModel(BaseModel):
         K = self.num_classes
         sample.mask_store = dict(store, scores=seeds.full_scores(K).float().cpu().numpy(),
                                  cls_lb=seeds.class_mask(K).numpy())
+
+    def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        """:meth:`predict_one` for each sample; a sample whose image or per-image input (SAM
+        masks, a store file) cannot be read is left with ``load_error``, and the job goes on; a
+        mask folder that does not exist is a wrong setting, and stops it."""
+        if self.mask_dir and not osp.isdir(self.mask_dir):
+            raise FileNotFoundError(f'SAM mask folder {self.mask_dir} not found: make the masks '
+                                    'with tools/sam_masks.py, or set model.mask_dir')
+        images = inputs if self.reads_images else [None] * len(data_samples)
+        for image, sample in zip(images, data_samples):
+            if 'load_error' in sample.metainfo:
+                continue
+            try:
+                self.predict_one(image, sample)
+            except IMAGE_ERRORS as e:
+                mark_failed(sample, e)
+        return data_samples
+
+    def predict_one(self, image: Optional[torch.Tensor], sample: SegDataSample) -> None:
+        """Label one image's masks and :meth:`finish` its sample."""
+        raise NotImplementedError
 
     def forward(self, inputs=None, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):

@@ -8,7 +8,7 @@ the logits into mask labels, which are painted into the seed. The embeddings and
 score row go to the stage's mask store for the GLCC steps.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import mmcv
 import numpy as np
@@ -129,30 +129,29 @@ class TUSSZeroShotModel(TUSSStageModel):
         scale = self.clip.logit_scale.exp().float().cpu()
         return scale * F.normalize(embeddings, dim=-1) @ text.float().cpu().t()
 
-    def predict(self, inputs: List[torch.Tensor],
-                data_samples: List[SegDataSample]) -> List[SegDataSample]:
+    reads_images = True
+
+    def predict_one(self, image: torch.Tensor, sample: SegDataSample) -> None:
         C = len(self.foreground)
-        for image, sample in zip(inputs, data_samples):
-            name = sample.metainfo['img_name']
-            records, masks = self.load_masks(name, tuple(image.shape[-2:]))
-            with torch.no_grad():
-                embeddings = self.mask_embeddings(image, masks)
-            logits = self.logits(embeddings)
-            store = dict(embeddings=embeddings.numpy(), logits=logits.numpy(),
-                         areas=masks.flatten(1).sum(1).numpy().astype(np.int64),
-                         levels=np.array([r['level'] for r in records], np.int8))
-            labelled = self.supervision == 'full' or name in self.labelled
-            if labelled:
-                gt = read_label_map(sample.metainfo['seg_map_path'])
-                scores = torch.from_numpy(gt_vote_fractions(masks.numpy(), gt, C + 1))
-                seeds = gt_seeds(scores)
-            else:
-                if self.supervision == 'weak':
-                    fg_cls = np.flatnonzero(np.asarray(sample.metainfo['img_labels'])).tolist()
-                else:  # open vocabulary: every class
-                    fg_cls = list(range(C))
-                seeds = seed_on_logits(logits, fg_cls, with_bg_logit=False, **self.seeding)
-            if self.supervision in ('full', 'semi'):
-                store['labelled'] = np.array(labelled)
-            self.finish(sample, masks, records, seeds, store)
-        return data_samples
+        name = sample.metainfo['img_name']
+        records, masks = self.load_masks(name, tuple(image.shape[-2:]))
+        with torch.no_grad():
+            embeddings = self.mask_embeddings(image, masks)
+        logits = self.logits(embeddings)
+        store = dict(embeddings=embeddings.numpy(), logits=logits.numpy(),
+                     areas=masks.flatten(1).sum(1).numpy().astype(np.int64),
+                     levels=np.array([r['level'] for r in records], np.int8))
+        labelled = self.supervision == 'full' or name in self.labelled
+        if labelled:
+            gt = read_label_map(sample.metainfo['seg_map_path'])
+            scores = torch.from_numpy(gt_vote_fractions(masks.numpy(), gt, C + 1))
+            seeds = gt_seeds(scores)
+        else:
+            if self.supervision == 'weak':
+                fg_cls = np.flatnonzero(np.asarray(sample.metainfo['img_labels'])).tolist()
+            else:  # open vocabulary: every class
+                fg_cls = list(range(C))
+            seeds = seed_on_logits(logits, fg_cls, with_bg_logit=False, **self.seeding)
+        if self.supervision in ('full', 'semi'):
+            store['labelled'] = np.array(labelled)
+        self.finish(sample, masks, records, seeds, store)

@@ -1,0 +1,487 @@
+"""Long jobs trust only what they verified: every job that walks a dataset survives a bad image
+(relevancy, TUSS steps, stage-two --format-only), a write killed half-way never shows a partial
+file, a damaged output is redone on the next run as a fresh run writes it, readers name the file
+and the command that remakes it, a pipeline never mixes two runs of a step, and the machine's
+faults (a full disk, a damaged checkpoint, Ctrl-C) are one line each."""
+import errno
+import json
+import os
+import os.path as osp
+import runpy
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+from mmengine.config import Config
+from pycocotools import mask as mask_utils
+from test_seed_jobs import folder_bytes, write_sam_masks
+
+import wsss.io.atomic
+from wsss.apis import run_main
+from wsss.apis.pipeline import PipelineError, run_pipeline, write_record
+from wsss.datasets import VOC12Dataset
+from wsss.datasets.samplers import PendingSampler
+from wsss.datasets.seeds import write_confidence, write_label_map
+from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.evaluation import load_cams, save_cams, write_failed_list
+from wsss.io import DiskFullError, incomplete
+from wsss.io.progress import JobProgress
+from wsss.models.sam.store import SAMMaskError, load_masks, save_masks
+from wsss.models.tuss.mask_store import load_shard, save_shard
+from wsss.utils.cache import cached_json
+from wsss.utils.checkpoint import CheckpointError, load_local_checkpoint
+
+CLIP_ES = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
+RELEVANCY = 'configs/relevancy/relevancy_vit-tiny_minivoc.py'
+ZERO_SHOT = 'configs/tuss/tuss-zero-shot_vit-tiny_minivoc.py'
+LP = 'configs/tuss/tuss-lp_tiny_minivoc.py'
+SAM = 'configs/sam/sam_tiny_minivoc.py'
+DEEPLAB = 'configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-20_minivoc-64x64.py'
+
+
+@pytest.fixture
+def voc(tmp_path) -> str:
+    """Four training images (portrait, odd sizes would cost more: the tiny models take any)."""
+    return make_synthetic_voc(str(tmp_path / 'voc'), (('train', 4),))
+
+
+def run_tool_here(monkeypatch, script: str, *args: str) -> int:
+    """A tool in this process (its imports are done: seconds, not a minute); its exit code."""
+    monkeypatch.setattr(sys, 'argv', [script, *args])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(osp.join(ROOT, 'tools', script), run_name='__main__')
+    return exit_info.value.code
+
+
+def break_image(root: str, name: str) -> str:
+    path = osp.join(root, 'JPEGImages', name + '.jpg')
+    open(path, 'wb').write(b'\xff\xd8 this is no JPEG')
+    return path
+
+
+def cut(path: str) -> bytes:
+    """Cut a file to half its length, as a kill or a full disk during a copy leaves it; returns
+    its bytes before."""
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:len(data) // 2])
+    return data
+
+
+# ---------------------------------------------------------------- bad images in every job
+def test_relevancy_job_survives_a_bad_image_and_redoes_a_cut_seed(voc, tmp_path, monkeypatch,
+                                                                  capsys):
+    bad = break_image(voc, 'train_0001')
+    work = str(tmp_path / 'work')
+    args = [RELEVANCY, '--work-dir', work, '--no-eval', '--cfg-options',
+            f'test_dataloader.dataset.data_root={voc}']
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', *args) == 1
+    assert f'{bad}: cannot decode image {bad}' in capsys.readouterr().out
+    assert json.load(open(osp.join(work, 'failed.json'))) == [
+        dict(file=bad, reason=f'cannot decode image {bad}')]
+    seed_dir = osp.join(work, 'seeds')
+    seeds = folder_bytes(seed_dir)
+    assert sorted(seeds) == [f'train_{i:04d}{s}.png' for i in (0, 2, 3) for s in ('', '_conf')]
+
+    cut(osp.join(seed_dir, 'train_0002.png'))
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', *args) == 1  # the bad image again
+    out = capsys.readouterr().out
+    assert f'redoing 1 damaged output file: {seed_dir}/train_0002.png (cut short' in out
+    assert folder_bytes(seed_dir) == seeds  # as the first, uninterrupted run wrote them
+
+
+def test_every_tuss_step_survives_a_bad_image_and_redoes_a_cut_store_file(
+        voc, tmp_path, monkeypatch, capsys):
+    mask_dir = str(tmp_path / 'sam_masks')
+    write_sam_masks(VOC12Dataset(data_root=voc, split='train'), mask_dir)
+    bad = break_image(voc, 'train_0001')
+    zero_shot = str(tmp_path / 'zero_shot')
+    data = f'test_dataloader.dataset.data_root={voc}'
+    args = [ZERO_SHOT, '--work-dir', zero_shot, '--no-eval', '--cfg-options', data,
+            f'model.mask_dir={mask_dir}']
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', *args) == 1
+    assert json.load(open(osp.join(zero_shot, 'failed.json'))) == [
+        dict(file=bad, reason=f'cannot decode image {bad}')]
+    store = osp.join(zero_shot, 'mask_store')
+    assert sorted(os.listdir(store)) == [f'train_{i:04d}.npz' for i in (0, 2, 3)]
+    before = {n: load_shard(osp.join(store, n)) for n in os.listdir(store)}
+    seeds = folder_bytes(osp.join(zero_shot, 'seeds'))
+
+    # the next step (label propagation) lists the image its input lacks and seeds the others
+    lp = str(tmp_path / 'lp')
+    seed_dir = osp.join(zero_shot, 'seeds')
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', LP, '--work-dir', lp, '--no-eval',
+                         '--cfg-options', data, f'model.mask_dir={mask_dir}',
+                         f'model.embeddings_from={seed_dir}', f'model.scores_from={seed_dir}',
+                         'model.k=2') == 1
+    failed = json.load(open(osp.join(lp, 'failed.json')))
+    assert [f['file'] for f in failed] == [bad]
+    assert f'{store}/train_0001.npz not found' in failed[0]['reason']
+    assert sorted(os.listdir(osp.join(lp, 'mask_store'))) == sorted(before)
+
+    cut(osp.join(store, 'train_0003.npz'))
+    with pytest.raises(ValueError, match=f'{store}/train_0003.npz.*rerun tools/generate_seeds.py '
+                                         f'with --seed-dir {zero_shot}/seeds'):
+        load_shard(osp.join(store, 'train_0003.npz'))
+    capsys.readouterr()
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', *args) == 1
+    assert f'redoing 1 damaged output file: {store}/train_0003.npz' in capsys.readouterr().out
+    assert folder_bytes(osp.join(zero_shot, 'seeds')) == seeds
+    after = load_shard(osp.join(store, 'train_0003.npz'))
+    assert after.keys() == before['train_0003.npz'].keys()
+    for key, value in after.items():  # npz files carry their write time: compare the arrays
+        np.testing.assert_array_equal(value, before['train_0003.npz'][key])
+
+
+def test_sam_mask_job_redoes_a_cut_mask_file(tmp_path, monkeypatch, capsys):
+    voc = make_synthetic_voc(str(tmp_path / 'voc'), (('train', 2),))
+    work = str(tmp_path / 'sam')
+    args = [SAM, '--work-dir', work, '--cfg-options', f'test_dataloader.dataset.data_root={voc}',
+            'test_dataloader.dataset.split=train', 'model.generator.points_per_side=4']
+    assert run_tool_here(monkeypatch, 'sam_masks.py', *args) == 0
+    mask_dir = osp.join(work, 'sam_masks')
+    masks = folder_bytes(mask_dir)
+    assert len(masks) == 2
+    cut(osp.join(mask_dir, 'train_0001.json'))
+    with pytest.raises(SAMMaskError, match='train_0001.json.*rerun tools/sam_masks.py with '
+                                           '--mask-dir'):
+        load_masks(osp.join(mask_dir, 'train_0001.json'))
+    capsys.readouterr()
+    assert run_tool_here(monkeypatch, 'sam_masks.py', *args) == 0
+    assert f'redoing 1 damaged output file: {mask_dir}/train_0001.json' in \
+        capsys.readouterr().out
+    assert folder_bytes(mask_dir) == masks
+
+
+def test_format_only_survives_a_bad_image(tmp_path, monkeypatch, capsys):
+    root = make_synthetic_voc(str(tmp_path / 'voc'), (('val', 3),))
+    bad = break_image(root, 'val_0001')
+    model_cfg = Config.fromfile(osp.join(ROOT, DEEPLAB)).model
+    from wsss.registry import MODELS
+    torch.manual_seed(0)
+    checkpoint = str(tmp_path / 'tiny.pth')
+    torch.save(dict(state_dict=MODELS.build(model_cfg).state_dict(), meta={}), checkpoint)
+    out = str(tmp_path / 'submission')
+    code = run_tool_here(monkeypatch, 'test.py', DEEPLAB, checkpoint, '--format-only', '--out',
+                         out, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                         f'test_dataloader.dataset.data_root={root}')
+    assert code == 1
+    assert f'{bad}: cannot decode image {bad}' in capsys.readouterr().out
+    png_dir = osp.join(out, 'results/VOC2012/Segmentation/comp6_test_cls')
+    assert sorted(os.listdir(png_dir)) == ['val_0000.png', 'val_0002.png']
+
+
+# ---------------------------------------------------------------- a write killed half-way
+class DiesHalfway:
+    """A file that writes half of what it is given, then kills its process."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def write(self, data) -> None:
+        self.f.write(data[:max(1, len(data) // 2)])
+        self.f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.f.__exit__(*exc)
+
+
+def killed_while_writing(write) -> None:
+    """Run ``write()`` in a forked process killed (SIGKILL) in the middle of its first write."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            real_open = open
+            wsss.io.atomic.open = lambda *a, **k: DiesHalfway(real_open(*a, **k))
+            write()
+        finally:
+            os._exit(3)  # not reached: the write kills the process
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+LABEL = np.array([[0, 1, 1], [2, 255, 0]], np.uint8)
+RLE = mask_utils.encode(np.asfortranarray(np.eye(4, dtype=np.uint8)))
+WRITERS = {
+    'seed.png': lambda p, v: write_label_map(p, LABEL + v),
+    'confidence.png': lambda p, v: write_confidence(p, np.full((3, 5), 0.25 * v)),
+    'cams.npz': lambda p, v: save_cams(p, [1, 3], np.full((2, 3, 4), 0.5 * v)),
+    'sam_masks.json': lambda p, v: save_masks(p, [dict(segmentation=RLE, level=v,
+                                                       predicted_iou=0.9, stability_score=0.9,
+                                                       area=4, bbox=[0, 0, 4, 4])], (4, 4)),
+    'mask_store.npz': lambda p, v: save_shard(p, dict(scores=np.full((3, 2), v, np.float32))),
+    'failed.json': lambda p, v: write_failed_list(p, [dict(file='x.jpg', reason=str(v))]),
+    'done.json': lambda p, v: write_record(p, dict(step='s', output=f'iter_{v}.pth')),
+}
+
+
+def content(path: str):
+    """What a reader gets: arrays of an npz (which carries its write time), else the bytes."""
+    if path.endswith('.npz'):
+        with np.load(path) as f:
+            return {k: f[k].tolist() for k in f.files}
+    return open(path, 'rb').read()
+
+
+class Names:
+    """A dataset of one image named 'img' (what PendingSampler reads of a dataset)."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def get_data_info(self, i: int) -> dict:
+        return dict(img_name='img')
+
+
+@pytest.mark.parametrize('kind', sorted(WRITERS))
+def test_a_write_killed_halfway_leaves_no_partial_file_and_the_rerun_redoes_it(kind, tmp_path):
+    write = WRITERS[kind]
+    ext = osp.splitext(kind)[1]
+    path = str(tmp_path / 'out' / ('img' + ext))
+    fresh = str(tmp_path / 'fresh' / ('img' + ext))
+    write(fresh, 1)
+
+    killed_while_writing(lambda: write(path, 1))
+    assert not osp.exists(path)  # a reader sees no file, not a partial one
+    assert [n for n in os.listdir(tmp_path / 'out') if n.endswith('.tmp')]
+    sampler = PendingSampler(Names(), [str(tmp_path / 'out' / ('{img_name}' + ext))])
+    assert list(sampler) == [0] and not os.listdir(tmp_path / 'out')  # temp file removed
+    write(path, 1)  # the rerun
+    assert content(path) == content(fresh) and incomplete(path) is None
+    assert list(PendingSampler(Names(), [str(tmp_path / 'out' / ('{img_name}' + ext))])) == []
+
+    killed_while_writing(lambda: write(path, 2))  # over a finished file: it stays whole
+    assert content(path) == content(fresh)
+
+
+def test_a_cache_write_killed_halfway_leaves_no_partial_file(tmp_path, monkeypatch):
+    monkeypatch.setenv('WSSS_CACHE_DIR', str(tmp_path))
+    killed_while_writing(lambda: cached_json('kind', 'key', lambda: [1, 2, 3]))
+    assert not osp.exists(tmp_path / 'kind' / 'key.json')
+    assert cached_json('kind', 'key', lambda: [1, 2, 3]) == [1, 2, 3]
+    assert json.load(open(tmp_path / 'kind' / 'key.json')) == [1, 2, 3]
+
+
+@pytest.mark.parametrize('ext', ['.png', '.npz', '.json'])
+def test_every_cut_of_a_store_file_is_incomplete(ext, tmp_path):
+    path = str(tmp_path / ('x' + ext))
+    {'.png': WRITERS['seed.png'], '.npz': WRITERS['mask_store.npz'],
+     '.json': WRITERS['sam_masks.json']}[ext](path, 1)
+    data = open(path, 'rb').read()
+    assert incomplete(path) is None
+    # a JSON document without its newline is whole (files written before it had one): it parses
+    end = len(data) - (ext == '.json')
+    for n in sorted({*range(0, end, 7), *range(max(0, end - 40), end)}):
+        open(path, 'wb').write(data[:n])
+        assert incomplete(path) is not None, n
+    open(path, 'wb').write(data[:-16] + bytes(16))  # a power cut's zeros at the end
+    assert incomplete(path) is not None
+
+
+def test_readers_name_the_file_and_the_command_that_remakes_it(tmp_path):
+    cams = str(tmp_path / 'cams' / 'a.npz')
+    WRITERS['cams.npz'](cams, 1)
+    cut(cams)
+    with pytest.raises(ValueError, match=f'cannot read CAM file {cams}.*delete {cams} and rerun '
+                                         f'tools/generate_seeds.py with --save-cams'):
+        load_cams(cams)
+    from wsss.evaluation import evaluate_seed_dir
+    seed_dir, gt = str(tmp_path / 'seeds'), str(tmp_path / 'gt.png')
+    write_label_map(gt, LABEL)
+    write_label_map(osp.join(seed_dir, 'a.png'), LABEL)
+    cut(osp.join(seed_dir, 'a.png'))
+    with pytest.raises(ValueError, match=f'a.png.*rerun tools/generate_seeds.py with --seed-dir '
+                                         f'{seed_dir}'):
+        evaluate_seed_dir([('a', gt)], seed_dir, 21)
+
+
+# ---------------------------------------------------------------- pipelines
+def fake_tool(command, env=None):
+    """tools/train.py and tools/test.py as run_pipeline runs them, in a blink: training writes
+    a checkpoint at half and at the end of its schedule, and mmengine's last_checkpoint; a test
+    writes which checkpoint it was given."""
+    script, config = osp.basename(command[1]), command[2]
+    step_dir = command[command.index('--work-dir') + 1]
+    if script == 'train.py':
+        iters = Config.fromfile(config).train_cfg.max_iters
+        for i in (iters // 2, iters):
+            open(osp.join(step_dir, f'iter_{i}.pth'), 'w').write(f'{config} {i}')
+        open(osp.join(step_dir, 'last_checkpoint'), 'w').write(
+            osp.join(step_dir, f'iter_{iters}.pth'))
+    else:
+        metrics = command[command.index('--metrics') + 1]
+        json.dump(dict(mIoU=1.0, checkpoint=command[3]), open(metrics, 'w'))
+    return subprocess.CompletedProcess(command, 0)
+
+
+def stage_two_pipeline(work_dir: str, iters: int, test_scale: float = 1.0) -> Config:
+    return Config(dict(work_dir=work_dir, steps=dict(
+        stage_two=dict(tool='train', config=DEEPLAB,
+                       cfg_options=dict(train_cfg=dict(max_iters=iters))),
+        stage_two_test=dict(tool='test', config=DEEPLAB, inputs={'load_from': 'stage_two'},
+                            cfg_options=dict(model=dict(test_cfg=dict(scale=test_scale)))))))
+
+
+def test_a_pipeline_rerun_never_mixes_two_runs_of_a_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(subprocess, 'run', fake_tool)
+    work = str(tmp_path / 'work')
+    tested = osp.join(work, 'stage_two_test', 'metrics.json')
+    run_pipeline(stage_two_pipeline(work, 20), log=lambda *a: None)
+    assert json.load(open(tested))['checkpoint'] == osp.join(work, 'stage_two/iter_20.pth')
+
+    # a finished step rerun with another schedule: refused, in one line naming the option
+    with pytest.raises(PipelineError) as error:
+        run_pipeline(stage_two_pipeline(work, 10), log=lambda *a: None)
+    assert str(error.value) == ('step stage_two ran with train_cfg.max_iters=20, now 10: rerun '
+                                'with --redo stage_two to redo it (and the steps that use it) '
+                                'in a fresh folder, or restore the option')
+    # the test's output lost: the test runs again on the checkpoint its input step recorded,
+    # not on the latest file in the folder (iter_10.pth of the same run is there too)
+    os.remove(tested)
+    os.utime(osp.join(work, 'stage_two/iter_10.pth'))
+    records = run_pipeline(stage_two_pipeline(work, 20), log=lambda *a: None)
+    assert [r['status'] for r in records] == ['skipped', 'ran']
+    assert json.load(open(tested))['checkpoint'] == osp.join(work, 'stage_two/iter_20.pth')
+
+    # forced: the step and the step that uses it run again in fresh folders
+    records = run_pipeline(stage_two_pipeline(work, 10), log=lambda *a: None,
+                           redo=['stage_two'])
+    assert [r['status'] for r in records] == ['ran', 'ran']
+    assert records[0]['output'] == osp.join(work, 'stage_two/iter_10.pth')
+    assert json.load(open(tested))['checkpoint'] == osp.join(work, 'stage_two/iter_10.pth')
+    assert not osp.exists(osp.join(work, 'stage_two/iter_20.pth'))
+    assert len([n for n in os.listdir(work) if n.startswith('stage_two.old-')]) == 1
+
+    # a step killed before it finished, restarted with another option: refused too
+    os.remove(osp.join(work, 'stage_two_test', 'done.json'))
+    with pytest.raises(PipelineError, match='step stage_two_test ran with '
+                                            'model.test_cfg.scale=1.0, now 0.5'):
+        run_pipeline(stage_two_pipeline(work, 10, test_scale=0.5), log=lambda *a: None)
+
+
+# ---------------------------------------------------------------- the machine's faults
+def test_a_full_disk_is_one_line_naming_the_path_and_the_free_space(tmp_path, monkeypatch,
+                                                                    capsys):
+    path = str(tmp_path / 'seeds' / 'a.png')
+
+    class Full:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def __enter__(self):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(wsss.io.atomic, 'open', Full, raising=False)
+    with pytest.raises(DiskFullError, match=f'disk full writing {path} \\(.* free there\\): free '
+                                            'some space, then rerun the same command to resume'):
+        write_label_map(path, LABEL)
+    assert os.listdir(tmp_path / 'seeds') == []
+
+    def main() -> None:
+        write_label_map(path, LABEL)
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(main)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f'error: disk full writing {path}')
+
+
+def test_a_cut_checkpoint_is_one_line_saying_re_download_or_retrain(tmp_path, capsys):
+    path = str(tmp_path / 'iter_20.pth')
+    torch.save(dict(state_dict=dict(w=torch.ones(100))), path)
+    assert load_local_checkpoint(path)['state_dict']['w'].sum() == 100
+    cut(path)
+    with pytest.raises(CheckpointError, match=f'cannot read checkpoint {path} .*: it is '
+                                              'truncated or damaged; re-download or retrain it'):
+        load_local_checkpoint(path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(lambda: load_local_checkpoint(path))
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and len(err.splitlines()) == 1
+    assert err.endswith('re-download or retrain it')
+
+
+def test_ctrl_c_says_how_far_the_job_came_and_how_to_resume(capsys, monkeypatch):
+    monkeypatch.setattr(JobProgress, 'total', None)
+    monkeypatch.setattr(JobProgress, 'done', 0)
+
+    def main() -> None:
+        JobProgress.start(total=6, done=2)  # two finished before this run
+        JobProgress.advance()
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(main)
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err.strip() == (
+        'interrupted after 3 of 6 images; rerun the same command to resume')
+
+
+def test_ctrl_c_in_a_seed_job_is_one_line(voc, tmp_path):
+    """A real SIGINT to a running seed job: one line on stderr, no traceback."""
+    work = str(tmp_path / 'work')
+    seed_dir = osp.join(work, 'seeds')
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/generate_seeds.py', CLIP_ES, '--work-dir', work, '--no-eval',
+         '--cfg-options', f'test_dataloader.dataset.data_root={voc}',
+         'test_dataloader.batch_size=1', 'test_evaluator.workers=1'],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and not (osp.isdir(seed_dir) and any(
+                n.endswith('_conf.png') for n in os.listdir(seed_dir))):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert 'Traceback' not in err
+    assert err.strip().splitlines()[-1].startswith('interrupted after ')
+    assert err.strip().endswith('of 4 images; rerun the same command to resume')
+
+
+@pytest.mark.parametrize('defer, workers', [(False, 0), (True, 0), (True, 1)])
+def test_sams_seeds_list_an_image_whose_sam_masks_are_damaged(voc, tmp_path, defer, workers):
+    """FMA-WSSS's SAMS seeder, in the model or in the writer's workers: a cut SAM-mask file
+    fails its image (listed with the file and the command remaking it), not the job."""
+    from test_seed_jobs import PIPELINE
+    from wsss.evaluation import SeedWriter
+    from wsss.registry import MODELS
+    dataset = VOC12Dataset(data_root=voc, split='train', pipeline=PIPELINE)
+    mask_dir = str(tmp_path / 'masks')
+    write_sam_masks(dataset, mask_dir)
+    cut(osp.join(mask_dir, 'train_0002.json'))
+    cfg = Config.fromfile(osp.join(ROOT, CLIP_ES)).model
+    model = MODELS.build(dict(cfg, seeder=dict(type='SAMSSeeder', mask_dir=mask_dir),
+                              defer_seeding=defer))
+    failed_file = str(tmp_path / 'failed.json')
+    writer = SeedWriter(seed_dir=str(tmp_path / 'seeds'), workers=workers,
+                        failed_file=failed_file)
+    writer.dataset_meta = dict(classes=dataset.metainfo['classes'])
+    data = [dataset[i] for i in range(len(dataset))]
+    with torch.no_grad():
+        samples = model.predict([d['inputs'] for d in data], [d['data_samples'] for d in data])
+    writer.process(None, [s.to_dict() for s in samples])
+    assert writer.evaluate(len(data)) == {'seeds/written': 3, 'seeds/failed': 1}
+    failed, = json.load(open(failed_file))
+    assert failed['file'] == dataset.get_data_info(2)['img_path']
+    assert f'{mask_dir}/train_0002.json' in failed['reason']
+    assert 'rerun tools/sam_masks.py with --mask-dir' in failed['reason']
+    assert not osp.exists(tmp_path / 'seeds' / 'train_0002.png')
