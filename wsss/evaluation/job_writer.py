@@ -42,8 +42,10 @@ class ImageJobWriter(BaseMetric):
         self.results.append(('failed', img_path, reason))
         JobProgress.advance()
 
-    def written(self, name: str) -> None:
-        self.results.append(('written', name))
+    def written(self, name: str, *details) -> None:
+        """Count an image written; ``details`` (picklable) go with it to
+        :meth:`compute_metrics`: one result per image, as mmengine's collection expects."""
+        self.results.append(('written', name, *details))
         JobProgress.advance()
 
     def compute_metrics(self, results: List[tuple]) -> dict:

@@ -87,9 +87,7 @@ class SeedWriter(ImageJobWriter):
             if failure:
                 self.failed(*failure)
             else:
-                self.written(name)
-            if lost:
-                self.results.append(('lost', name))
+                self.written(name, lost)
             for step, s in seconds.items():
                 self.seconds[step] += s
 
@@ -101,7 +99,8 @@ class SeedWriter(ImageJobWriter):
 
     def compute_metrics(self, results: List[tuple]) -> dict:
         metrics = super().compute_metrics(results)
-        warn_lost_labels([r[1] for r in results if r[0] == 'lost'], metrics['written'])
+        warn_lost_labels([r[1] for r in results if r[0] == 'written' and r[2]],
+                         metrics['written'])
         return metrics
 
 
