@@ -189,3 +189,48 @@ def test_reproduction_configs_carry_the_published_values(path):
             else:
                 assert cfg[key] == value, f'{path}: {where}.{key} = {cfg[key]!r}, not {value!r}'
     check(model, CONFIG_VALUES[path], 'model')
+
+
+@pytest.mark.parametrize('released', [False, True])
+def test_crf_seeder_reads_the_rgb_image_and_rounds_cams_to_fp16_when_released(
+        released, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from wsss.models import crf
+    from wsss.models.seeders import CRFSeeder
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    path = str(tmp_path / 'colour.png')
+    Image.fromarray(rgb).save(path)
+    seen = {}
+
+    def fake_crf_seed(image, cams, class_ids, **kwargs):
+        seen.update(image=image, cams=cams, kwargs=kwargs)
+        return np.zeros((4, 5), np.uint8), np.ones((4, 5), np.float32)
+
+    monkeypatch.setattr(crf, 'crf_seed', fake_crf_seed)
+    cams = torch.from_numpy(rng.uniform(0, 1, (2, 4, 5))).float()
+    CRFSeeder(released=released)(cams, [1, 2], dict(img_path=path))
+    np.testing.assert_array_equal(seen['image'], rgb)
+    expected = cams.half().float() if released else cams
+    np.testing.assert_array_equal(seen['cams'], expected.numpy())
+    assert seen['kwargs'] == dict(bg_power=1., confidence_threshold=.95, released=released)
+
+
+def test_published_seed_defaults():
+    import inspect
+
+    from wsss.models.crf import crf_seed
+    from wsss.models.seeders import ArgmaxSeeder, CRFSeeder, SAMSSeeder
+
+    def defaults(f):
+        return {k: p.default for k, p in inspect.signature(f).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults(CRFSeeder) == dict(bg_power=1., confidence_threshold=.95, released=None)
+    assert defaults(crf_seed) == dict(bg_power=1., confidence_threshold=.95)
+    assert defaults(ArgmaxSeeder) == dict(bg_power=1.) and defaults(SAMSSeeder)['bg_power'] == .6
+    assert defaults(attention_affinity) == dict(sinkhorn_iters=3, power=2)
+    model = defaults(CLIPCAMModel)
+    assert (model['num_attn_layers'], model['sinkhorn_iters'], model['box_threshold']) == (
+        8, 3, .4)
+    assert model['template'] == 'a clean origami {}.' and model['released'] is True
