@@ -40,6 +40,9 @@ def test_windows_cover_a_portrait_image_whose_height_is_no_multiple_of_the_strid
     # an odd window/stride pair: the last row and column are clamped to the edge
     assert window_boxes(96, 48, window=32, stride=24) == [
         (y, y + 32, x, x + 32) for y in (0, 24, 48, 64) for x in (0, 16)]
+    # a side shorter than the window: one window over all of it, starting at 0
+    assert window_boxes(20, 40, window=32, stride=24) == [(0, 20, 0, 32), (0, 20, 8, 40)]
+    assert window_boxes(40, 20, window=32, stride=24) == [(0, 32, 0, 20), (8, 40, 0, 20)]
 
 
 def test_positional_embedding_resize_modes(visual):
