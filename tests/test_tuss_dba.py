@@ -29,8 +29,10 @@ def test_t1_mask_bias():
     expected = torch.tensor([[0, 0, 0, 0, 0], [0, 0, 0, -4, -4], [0, 0, 0, -4, 0],
                              [0, -4, -4, -4, -4], [0, -4, 0, -4, 0]], dtype=torch.float32)
     torch.testing.assert_close(bias, expected)
-    # masks at 4x4 are downsampled with legacy 'nearest' (top-left pixel of each 2x2 cell)
-    big = torch.stack([m1, m2]).repeat_interleave(2, 0).repeat_interleave(2, 1)[None]
+    # masks at 3x3 are downsampled with legacy 'nearest' (rows and columns 0, 1), not
+    # 'nearest-exact' (0, 2), which reads [[1, 0], [1, 1]] and [[0, 1], [1, 0]] here
+    big = torch.tensor([[[1, 1, 0], [0, 0, 1], [1, 0, 1]],
+                        [[0, 1, 1], [0, 1, 0], [1, 1, 0]]])[None]
     torch.testing.assert_close(mask_bias(big.bool(), (2, 2))[0], expected)
     # no mask at all: every patch pair -4, CLS row and column 0
     empty = mask_bias(torch.zeros(1, 0, 4, 4, dtype=torch.bool), (2, 2))[0]

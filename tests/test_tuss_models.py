@@ -11,6 +11,7 @@ from conftest import ROOT, VOC
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
+from reference_math import transductive_combination
 
 from wsss.datasets import VOC12Dataset, read_label_map
 from wsss.datasets.seeds import find_seed_problems, write_label_map
@@ -19,6 +20,7 @@ from wsss.models.sam.store import mask_path, save_masks
 from wsss.models.tuss import (PendingMaskStoreSampler, TUSSCombinationModel,
                               TUSSLabelPropagationModel, TUSSLinearProbe, load_split, save_shard,
                               shard_path, store_dir)
+from wsss.models.tuss.stage import kept_classes
 from wsss.registry import MODELS
 
 TINY = osp.join(ROOT, 'configs/tuss/tuss-zero-shot_vit-tiny_minivoc.py')
@@ -153,7 +155,16 @@ def test_glcc_stages_on_the_store(tree, tmp_path):
     comb = TUSSCombinationModel(21, embed_dim=32, mask_dir=mask_dir, embeddings_from=zs,
                                 scores_from=lp, lp_scores_from=lp)
     comb.load_state_dict(probe.state_dict())
-    run_stage(comb, dataset, str(tmp_path / 'comb/seeds'))
+    comb_store = load_split(store_dir(run_stage(comb, dataset, str(tmp_path / 'comb/seeds'))),
+                            ['scores'])
+    emb = load_split(store_dir(zs), ['embeddings', 'cls_lb'])
+    weight = probe.head.weight.detach().double().numpy()
+    for i in range(2):
+        rows = slice(emb['offsets'][i], emb['offsets'][i + 1])
+        expected = transductive_combination(
+            emb['embeddings'][rows].astype(np.float64), weight,
+            lp_store['scores'][rows].astype(np.float64), kept_classes(emb['cls_lb'][rows][0]))
+        np.testing.assert_allclose(comb_store['scores'][rows], expected, atol=1e-5)
     inductive = TUSSCombinationModel(21, embed_dim=32, mask_dir=mask_dir, embeddings_from=zs,
                                      scores_from=zs, train_embeddings_from=zs,
                                      train_scores_from=lp, k_bar=3, k=3)

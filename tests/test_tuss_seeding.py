@@ -14,8 +14,13 @@ from wsss.models.tuss import gt_vote_fractions, seed_on_logits
 
 
 def test_vild_templates_and_vocabularies():
-    assert len(VILD_TEMPLATES) == 14 and len(set(VILD_TEMPLATES)) == 14
-    assert VILD_TEMPLATES[1] == 'This is a photo of a {}'
+    assert VILD_TEMPLATES == (  # verbatim, some without the final period
+        'a photo of a {}.', 'This is a photo of a {}', 'There is a {} in the scene',
+        'There is the {} in the scene', 'a photo of a {} in the scene',
+        'a photo of a small {}.', 'a photo of a medium {}.', 'a photo of a large {}.',
+        'This is a photo of a small {}.', 'This is a photo of a medium {}.',
+        'This is a photo of a large {}.', 'There is a small {} in the scene.',
+        'There is a medium {} in the scene.', 'There is a large {} in the scene.')
     voc, coco = TUSS_VOCABULARIES['voc12'], TUSS_VOCABULARIES['coco14']
     assert len(voc['foreground']) + len(voc['background']) == 45
     assert len(coco['foreground']) + len(coco['background']) == 103

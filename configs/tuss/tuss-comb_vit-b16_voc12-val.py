@@ -12,6 +12,7 @@ model = dict(
     k_bar=50, k=50, gamma=1., w_lp=2., w_probe=1.,
     probe_seeding=dict(softmax=1., norm=False),
     lp_seeding=dict(L1=True, norm=False, bg=dict(method='alpha_bg', alpha=1.)),
-    seeding=dict(L1=True, norm=False, bg=dict(method='alpha_bg', alpha=1.)))
+    # no softmax: the base config's probe seeding (softmax 1) must not reach the combination
+    seeding=dict(softmax=None, L1=True, norm=False, bg=dict(method='alpha_bg', alpha=1.)))
 test_dataloader = dict(dataset=dict(type='VOC12Dataset', data_root='data/VOCdevkit/VOC2012',
                                     split='val', pipeline={{_base_.glcc_pipeline}}))
