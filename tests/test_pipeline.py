@@ -126,7 +126,7 @@ def test_every_step_runs_in_order_and_reports(tree):
     with open(osp.join(work_dir, 'stage_two_test/metrics.json')) as f:
         val = json.load(f)['mIoU']
     with open(osp.join(work_dir, 'fine_seed_eval/metrics.json')) as f:
-        seed = 100 * json.load(f)['miou']
+        seed = json.load(f)['mIoU']
     assert rows['stage_two_test'][1] == f'{val:.2f}'
     assert f'val mIoU (stage_two_test): {val:.2f}' in log
     assert f'seed mIoU (fine_seed_eval): {seed:.2f}' in log
@@ -207,11 +207,14 @@ def test_many_gpus_run_each_step_through_torchrun(tmp_path):
     assert cmd[-2:] == ['--launcher', 'pytorch'] and '--resume' not in cmd
     (tmp_path / 'last_checkpoint').write_text('x')
     assert '--resume' in tool_command('train', 'c.py', str(tmp_path), 'o', 1, None)
-    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, 'vis', checkpoint='w.pth')
-    assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json'] and '--tta' not in test
-    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, None, 'w.pth',
-                        test_modes=['tta', 'crf'])
-    assert test[2:8] == ['c.py', 'w.pth', '--metrics', 'm.json', '--tta', '--crf']
+    out = str(tmp_path / 'metrics.json')
+    pred = ['--out', str(tmp_path / 'pred')]
+    test = tool_command('test', 'c.py', str(tmp_path), out, 1, 'vis', checkpoint='w.pth')
+    assert test[2:8] == ['c.py', 'w.pth', '--metrics-dir', str(tmp_path), *pred]
+    assert '--tta' not in test and '--verbose' not in test
+    test = tool_command('test', 'c.py', str(tmp_path), out, 1, None, 'w.pth',
+                        test_modes=['tta', 'crf'], verbose=True)
+    assert test[6:10] == [*pred, '--tta', '--crf'] and test[-1] == '--verbose'
 
 
 def test_test_modes_belong_to_test_steps():

@@ -6,9 +6,11 @@
 Steps (SAM masks, prompt training, seeds, seed evaluation, stage-two training and test) run as
 the tools do, in subprocesses, each in <work dir>/<step>/ (done.json when finished) on the config
 written to <work dir>/configs/<step>.py. A killed or failed run resumes where it stopped when
-started again. --gpus N runs every step on N processes (torchrun); on Slurm, run this inside an
-allocation of one node. The closing table gives each step's time and mIoU (seeds: against the
-training split's GT; stage two: validation GT).
+started again. Each step prints "step k/n" at its start and end, its progress and its result;
+--verbose adds mmengine's whole log (it is always in the step's log file). --gpus N runs every
+step on N processes (torchrun); on Slurm, run this inside an allocation of one node. The
+closing table gives each step's time and mIoU (seeds: against the training split's GT; stage
+two: validation GT), read from each evaluation's metrics.json.
 """
 import argparse
 import os.path as osp
@@ -29,6 +31,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--nproc', type=int, default=1, help='worker processes of seed evaluation')
     parser.add_argument('--work-dir', help='default: the config\'s work_dir, else '
                                            'work_dirs/<config name>')
+    parser.add_argument('--verbose', action='store_true',
+                        help="each step's whole log on the console (environment, config, losses, "
+                             'tables); by default only its progress and result, the rest in its '
+                             'log file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. '
                              'steps.stage_two.cfg_options.train_cfg.max_iters=1000')
@@ -46,7 +52,7 @@ def main() -> int:
         cfg, random_weights = resolve_weights(cfg)
         if random_weights:  # the same step names: the overrides apply to the fallback too
             cfg.merge_from_dict(args.cfg_options or {})
-        records = run_pipeline(cfg, gpus=args.gpus, nproc=args.nproc)
+        records = run_pipeline(cfg, gpus=args.gpus, nproc=args.nproc, verbose=args.verbose)
     except PipelineError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

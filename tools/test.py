@@ -2,25 +2,27 @@
 the test split's predictions as benchmark submission files.
 
     python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--show-dir DIR] [--out DIR]
-                         [--metrics FILE] [--cfg-options k=v ...]
+                         [--metrics-dir DIR] [--cfg-options k=v ...]
     python tools/test.py CONFIG CHECKPOINT --format-only --out DIR [--tta] [--crf]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [...]
 
 --tta: multi-scale (0.5-1.75) + flip, the config's tta_pipeline and mmseg's SegTTAModel.
 --crf: dense CRF on the predicted probabilities (the config's crf_model), after --tta if given.
+The metrics go to --metrics-dir (default <work_dir>/test, test_tta, test_crf or test_tta_crf):
+metrics.json (mIoU, aAcc, mAcc, per class IoU / precision / recall / pixel counts, the confusion
+matrix) and per_image.csv (each image's mIoU and class IoUs); --out keeps the predictions as
+label PNGs, which tools/analysis/seed_report.py shows beside the images.
 --format-only: no GT, no metric; VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png and
 results.tgz (for the evaluation server) under --out; other datasets: <image>.png under --out.
 """
 import argparse
-import json
 import os.path as osp
+import shutil
 
 from mmengine.dist import is_main_process
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, load_config, run_main
-from wsss.apis.test_modes import use_crf, use_format_only, use_tta
+from wsss.apis import add_common_args, build_runner, load_config, run_main
+from wsss.apis.test_modes import use_crf, use_format_only, use_metric_files, use_tta
 from wsss.utils import register_all_modules
 
 
@@ -37,7 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='write prediction overlays here (under the work dir)')
     parser.add_argument('--out', help='write predictions as label PNGs into this folder (with '
                                       '--format-only: the submission files)')
-    parser.add_argument('--metrics', help='also write the metrics (mIoU, ...) to this JSON file')
+    parser.add_argument('--metrics-dir', help='where metrics.json and per_image.csv go (default '
+                        '<work_dir>/test, test_tta, test_crf, test_tta_crf by mode)')
+    parser.add_argument('--metrics', help='also write the metrics JSON to this file')
     args = add_common_args(parser).parse_args()
     if args.format_only and not args.out:
         parser.error('--format-only needs --out DIR')
@@ -59,15 +63,21 @@ def main() -> None:
             raise ValueError(f'config {args.config} has no default_hooks.visualization for --show-dir')
         hooks.visualization.update(draw=True, interval=1)
         cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
+    elif 'visualization' in cfg.get('default_hooks', {}):
+        cfg.default_hooks.visualization.draw = False  # training configs draw validation images
+    metrics_dir = None
     if args.format_only:
         use_format_only(cfg, args.out)
-    elif args.out:
-        cfg.test_evaluator['output_dir'] = args.out
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if args.metrics and is_main_process():
-        with open(args.metrics, 'w') as f:
-            json.dump(metrics, f, indent=2, default=float)  # numpy scalars
+    else:
+        metrics_dir = args.metrics_dir or osp.join(
+            cfg.work_dir, '_'.join(['test'] + [m for m in ('tta', 'crf') if getattr(args, m)]))
+        use_metric_files(cfg, metrics_dir, args.out)
+    metrics = build_runner(cfg).test()
+    if metrics_dir is None or not is_main_process():
+        return
+    if args.metrics:
+        shutil.copyfile(osp.join(metrics_dir, 'metrics.json'), args.metrics)
+    print(', '.join(f'{k} {v:.2f}' for k, v in metrics.items()) + f' ({metrics_dir})')
 
 
 if __name__ == '__main__':

@@ -10,4 +10,4 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-custom_hooks = [dict(type='ClassCountCheckHook')]
+custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]
