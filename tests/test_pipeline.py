@@ -2,6 +2,7 @@
 the same outputs, the random-weights fallback; on the instant-test FMA-WSSS pipeline, i.e. the
 whole coarse-to-fine chain through the tools (SAM masks, both prompt stages, both seed rounds)
 and stage two."""
+import glob
 import json
 import os
 import os.path as osp
@@ -130,6 +131,26 @@ def test_every_step_runs_in_order_and_reports(tree):
     assert rows['stage_two_test'][1] == f'{val:.2f}'
     assert f'val mIoU (stage_two_test): {val:.2f}' in log
     assert f'seed mIoU (fine_seed_eval): {seed:.2f}' in log
+
+
+def test_console_is_short_names_every_step_and_links_the_reports(tree):
+    _, work_dir, log, _, _ = tree
+    lines = log.splitlines()
+    assert len(lines) < 150, log
+    for k, name in enumerate(STEPS, 1):
+        assert f'step {k}/{len(STEPS)} {name}' in log, name
+    assert '\r' not in log and 'System environment' not in log and 'Config:' not in log
+    # mmengine's dumps are in the steps' log files
+    logs = glob.glob(osp.join(work_dir, 'stage_two', '*', '*.log'))
+    assert any('System environment' in open(f).read() for f in logs)
+    for step in ('coarse_seed_eval', 'fine_seed_eval', 'stage_two_test'):
+        assert osp.isfile(osp.join(work_dir, step, 'per_image.csv')), step
+    assert len(os.listdir(osp.join(work_dir, 'stage_two_test/pred'))) == 2
+    for kind in ('seeds', 'stage_two'):
+        page = osp.join(work_dir, 'report', kind, 'index.html')
+        assert f'report: {page}' in log
+    seeds_page = open(osp.join(work_dir, 'report/seeds/index.html')).read()
+    assert 'coarse_seed_eval' in seeds_page and 'fine_seed_eval' in seeds_page
 
 
 def test_killed_step_resumes_with_the_same_outputs(tree):

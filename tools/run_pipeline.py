@@ -10,7 +10,9 @@ started again. Each step prints "step k/n" at its start and end, its progress an
 --verbose adds mmengine's whole log (it is always in the step's log file). --gpus N runs every
 step on N processes (torchrun); on Slurm, run this inside an allocation of one node. The
 closing table gives each step's time and mIoU (seeds: against the training split's GT; stage
-two: validation GT), read from each evaluation's metrics.json.
+two: validation GT), read from each evaluation's metrics.json; then the report pages
+(<work dir>/report/seeds/index.html, .../stage_two/index.html) comparing the evaluations of the
+same images (tools/analysis/seed_report.py).
 """
 import argparse
 import os.path as osp
@@ -18,6 +20,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from wsss.analysis.report import pipeline_reports
 from wsss.apis.pipeline import (RANDOM_WEIGHTS_WARNING, PipelineError, format_summary,
                                 resolve_weights, run_pipeline)
 from wsss.utils import register_all_modules
@@ -58,6 +61,11 @@ def main() -> int:
         return 1
     print(f'\npipeline {args.config}, work dir {cfg.work_dir}:')
     print(format_summary(records))
+    try:
+        for page in pipeline_reports(cfg.work_dir, records):
+            print(f'report: {page}')
+    except (OSError, ValueError) as e:  # the numbers are written; only the page is missing
+        print(f'warning: no report page: {e}', file=sys.stderr)
     if random_weights:
         print(RANDOM_WEIGHTS_WARNING.format(reason='no pretrained weights (see above)',
                                             fallback=cfg.filename))
