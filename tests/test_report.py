@@ -1,6 +1,6 @@
 """Looking at results: the report page of one evaluation and of two on the same images (every
 picture it references exists; with Debian's chromium, it renders without console errors and
-every picture loads)."""
+every picture loads), the comparison table of two hand-made metric files."""
 import json
 import os
 import os.path as osp
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from wsss.analysis.compare import as_csv, as_markdown, as_text, compare_runs
 from wsss.analysis.report import build_report
 from wsss.datasets import write_label_map
 from wsss.evaluation import SegStats, write_metrics
@@ -115,3 +116,33 @@ def test_report_renders_in_a_headless_browser(tmp_path):
     assert result == dict(images=len(referenced_files(page)), broken=[])
     console = [line for line in out.stderr.splitlines() if 'CONSOLE' in line]
     assert not console, console
+
+
+def metrics_file(path, ious, miou, classes=CLASSES) -> str:
+    """A hand-made metrics.json of three classes (dog never seen: None)."""
+    per_class = {name: dict(iou=v, precision=v, recall=v) for name, v in zip(classes, ious)}
+    os.makedirs(path, exist_ok=True)
+    with open(osp.join(path, 'metrics.json'), 'w') as f:
+        json.dump(dict(mIoU=miou, aAcc=90.0, mAcc=None, per_class=per_class,
+                       classes=list(classes)), f)
+    return str(path)
+
+
+def test_compare_runs_of_two_hand_made_metric_files(tmp_path):
+    a = metrics_file(tmp_path / 'clip_es', [80.0, 60.5, None], 70.25)
+    b = metrics_file(tmp_path / 'fma', [82.5, 58.0, None], 70.25)
+    rows = compare_runs([a, b])
+    assert rows[0] == ['class', 'clip_es', 'fma', 'fma - clip_es']
+    assert rows[1] == ['background', '80.00', '82.50', '+2.50']
+    assert rows[2] == ['cat', '60.50', '58.00', '-2.50']
+    assert rows[3] == ['dog', '', '', '']
+    assert rows[4] == ['mIoU', '70.25', '70.25', '+0.00'] and rows[6][0] == 'mAcc'
+    assert as_csv(rows).splitlines()[2] == 'cat,60.50,58.00,-2.50'
+    markdown = as_markdown(rows).splitlines()
+    assert markdown[1] == '| --- | ---: | ---: | ---: |'
+    assert markdown[3] == '| cat | 60.50 | 58.00 | -2.50 |'
+    assert as_text(rows).splitlines()[3].split() == ['cat', '|', '60.50', '|', '58.00', '|',
+                                                     '-2.50']
+    other = metrics_file(tmp_path / 'other', [1.0, 2.0, 3.0], 2.0, ('background', 'cat', 'car'))
+    with pytest.raises(ValueError, match='other classes'):
+        compare_runs([a, other])
