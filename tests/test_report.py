@@ -1,6 +1,6 @@
 """Looking at results: the report page of one evaluation and of two on the same images (every
 picture it references exists; with Debian's chromium, it renders without console errors and
-every picture loads), the comparison table of two hand-made metric files."""
+every picture loads), the comparison table of two hand-made metric files, training curves."""
 import json
 import os
 import os.path as osp
@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from wsss.analysis.compare import as_csv, as_markdown, as_text, compare_runs
+from wsss.analysis.logs import plot_logs, read_log
 from wsss.analysis.report import build_report
 from wsss.datasets import write_label_map
 from wsss.evaluation import SegStats, write_metrics
@@ -146,3 +147,23 @@ def test_compare_runs_of_two_hand_made_metric_files(tmp_path):
     other = metrics_file(tmp_path / 'other', [1.0, 2.0, 3.0], 2.0, ('background', 'cat', 'car'))
     with pytest.raises(ValueError, match='other classes'):
         compare_runs([a, other])
+
+
+def test_plot_logs_reads_a_resumed_run_as_one_curve(tmp_path):
+    for stamp, lines in (('20260101_000000', [dict(loss=2.0, lr=0.01, iter=5, step=5),
+                                             dict(loss=1.5, lr=0.008, iter=10, step=10)]),
+                         ('20260101_010000', [dict(loss=1.0, lr=0.006, iter=15, step=15),
+                                             dict(mIoU=12.5, aAcc=80.0, step=15)])):
+        folder = tmp_path / 'work' / stamp / 'vis_data'
+        folder.mkdir(parents=True)
+        (folder / f'{stamp}.json').write_text('\n'.join(json.dumps(r) for r in lines) + '\n')
+    log = read_log(str(tmp_path / 'work'))
+    assert log['loss'] == ([5, 10, 15], [2.0, 1.5, 1.0])
+    assert log['mIoU'] == ([15], [12.5])
+    out = str(tmp_path / 'curves.png')
+    assert plot_logs([str(tmp_path / 'work')], ['loss', 'lr', 'mIoU', 'nothing'], out) == [
+        'loss', 'lr', 'mIoU']
+    with Image.open(out) as img:
+        assert img.width > img.height
+    with pytest.raises(ValueError, match=r"none of \['x'\]"):
+        plot_logs([str(tmp_path / 'work')], ['x'], out)

@@ -1,6 +1,9 @@
 """tools/train.py and tools/test.py on the tiny configs over a generated mini VOC tree:
-train, checkpoint, resume, a real 2-process gloo run, testing, and misconfiguration errors.
+train, checkpoint, resume, TensorBoard events, a real 2-process gloo run, testing, and
+misconfiguration errors.
 Every stage-two config (SegFormer included) trains in-process in test_stage_two.py."""
+import glob
+import importlib.util
 import os
 import os.path as osp
 import re
@@ -47,9 +50,17 @@ def train(config, work_dir, root, iters, *extra):
 
 def test_train_saves_and_resumes_at_the_right_iteration(mini_voc, tmp_path):
     work_dir = str(tmp_path / 'work')
-    train(DLV3, work_dir, mini_voc, 4)
+    log = train(DLV3, work_dir, mini_voc, 4,
+                '--cfg-options', 'default_hooks.visualization.interval=1')
     ckpt = load_local_checkpoint(osp.join(work_dir, 'iter_4.pth'))
     assert ckpt['meta']['iter'] == 4
+    # TensorBoard event files (on by default) and the validation images drawn
+    vis_data = glob.glob(osp.join(work_dir, '*', 'vis_data'))[0]
+    if importlib.util.find_spec('tensorboard') is None:
+        assert 'pip install tensorboard' in log
+    else:
+        assert glob.glob(osp.join(vis_data, 'events.out.tfevents.*')), os.listdir(vis_data)
+    assert os.listdir(osp.join(vis_data, 'vis_image'))
 
     log = train(DLV3, work_dir, mini_voc, 6, '--resume')
     assert 'train: 4 of 6 iterations already done, 2 to go' in log, log[-3000:]
