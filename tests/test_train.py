@@ -87,7 +87,7 @@ def test_two_process_distributed_training(mini_voc, tmp_path):
     work_dir = str(tmp_path / 'dist')
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), PYTHONUNBUFFERED='1')
     out = subprocess.run(['bash', 'tools/dist_train.sh', DLV3, '2', '--work-dir', work_dir,
-                          '--cfg-options', *data_options(mini_voc, 4)],
+                          '--verbose', '--cfg-options', *data_options(mini_voc, 4)],
                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]

@@ -73,6 +73,8 @@ def main() -> int:
     check_inputs(cfg)
     runner = build_runner(cfg)
     metrics = runner.test()
+    if is_main_process():
+        print(', '.join(f'{k}: {v}' for k, v in metrics.items()))
     if metrics.get('seeds/failed'):
         if is_main_process():
             print_failed_list(failed_file)

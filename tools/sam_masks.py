@@ -42,12 +42,12 @@ def main() -> int:
     cfg.test_evaluator.update(mask_dir=mask_dir, failed_file=failed_file, strict=args.strict)
     check_inputs(cfg)
     metrics = build_runner(cfg).test()
+    if is_main_process():
+        print(', '.join(f'{k}: {v}' for k, v in metrics.items()))
     if metrics.get('sam_masks/failed'):
         if is_main_process():
             print_failed_list(failed_file)
         return 1
-    if is_main_process():
-        print(f'SAM masks in {mask_dir}')
     return 0
 
 
