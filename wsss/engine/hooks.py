@@ -1,4 +1,5 @@
 """Hooks that make misconfigurations fail early and clearly, and show a job's progress."""
+import numbers
 from typing import Iterator, Optional, Tuple
 
 from mmengine.dist import get_world_size, is_main_process
@@ -80,7 +81,7 @@ class ProgressBarHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         line = f'val at iteration {runner.iter}: ' + ', '.join(
-            f'{k} {v:.2f}' if isinstance(v, float) else f'{k} {v}'
+            f'{k} {float(v):.2f}' if isinstance(v, numbers.Real) else f'{k} {v}'
             for k, v in (metrics or {}).items())
         if self.bar is not None:
             self.bar.write(line)

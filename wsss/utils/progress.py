@@ -27,6 +27,7 @@ class Progress:
         self.enabled, self.interval = enabled, interval
         self.start = self.last = time.monotonic()
         self.bar = None
+        self.printed = None  # the count of the last plain line
         if not enabled:
             return
         if done:
@@ -61,12 +62,12 @@ class Progress:
             return
         if self.bar is not None:
             self.bar.close()
-        else:
+        elif self.printed != self.n:
             self._line()
         self.enabled = False
 
     def _line(self) -> None:
-        self.last = time.monotonic()
+        self.last, self.printed = time.monotonic(), self.n
         print(tqdm.format_meter(self.n, self.total, self.last - self.start, prefix=self.desc,
                                 unit=self.unit, initial=self.initial, bar_format=LINE_FORMAT),
               file=self.stream, flush=True)
