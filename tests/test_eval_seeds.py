@@ -119,8 +119,13 @@ def test_eval_seeds_tool(voc_root, tmp_path):
     assert 'mIoU: 83.93' in result.stdout
     with open(out) as f:
         numbers = json.load(f)
-    assert numbers['miou'] == pytest.approx(HAND_MIOU)
-    assert numbers['per_class']['cat']['recall'] == pytest.approx(6 / 9)
+    assert numbers['mIoU'] == pytest.approx(100 * HAND_MIOU)
+    assert numbers['per_class']['cat']['recall'] == pytest.approx(100 * 6 / 9)
+    assert numbers['predictions'] == seed_dir
+    with open(seed_dir + '_eval/metrics.json') as f:  # the default --out-dir
+        assert json.load(f) == numbers
+    with open(seed_dir + '_eval/per_image.csv') as f:
+        assert [line.split(',')[0] for line in f] == ['image', 'img_a', 'img_b']
 
     os.remove(osp.join(seed_dir, 'img_b.png'))
     result = run_tool(*args)
@@ -190,7 +195,7 @@ def test_eval_seeds_tool_searches_power_on_cams(voc_root, tmp_path):
     with open(out) as f:
         numbers = json.load(f)
     assert numbers['best_power'] == 2
-    assert numbers['miou_by_power']['1'] == pytest.approx((53 / 62 + 2) / 4)
+    assert numbers['miou_by_power']['1'] == pytest.approx(100 * (53 / 62 + 2) / 4)
 
 
 # ------------------------------------------------ raw CAM files keep a weak class's values

@@ -1,7 +1,6 @@
 """FMA-WSSS stage one with a tiny random CLIP: prompt training lowers the losses, checkpoints hold
 only the learned contexts, tools/train.py saves and resumes."""
 import os.path as osp
-import re
 
 import numpy as np
 import pytest
@@ -81,7 +80,7 @@ def test_train_tool_saves_and_resumes_prompt_training(tmp_path):
     out = run_tool('tools/train.py', CLS, '--work-dir', work, '--resume', *opts,
                    'train_cfg.max_iters=4')
     assert out.returncode == 0, out.stderr[-3000:]
-    assert re.search(r'resumed epoch: 0, iter: 2', out.stdout + out.stderr)
+    assert 'train: 2 of 4 iterations already done, 2 to go' in out.stdout
     ckpt = load_local_checkpoint(osp.join(work, 'iter_4.pth'))
     assert ckpt['meta']['iter'] == 4 and set(ckpt['state_dict']) == {'prompts.ctx'}
 

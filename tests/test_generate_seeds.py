@@ -183,8 +183,8 @@ def test_two_process_seed_run_writes_each_image_once(reference, mini_voc, tmp_pa
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(port), PYTHONUNBUFFERED='1')
     out = subprocess.run(['bash', 'tools/dist_seeds.sh', TINY, '2', '--work-dir', work,
-                          *options(mini_voc)], cwd=ROOT, capture_output=True, text=True, env=env,
-                         timeout=600)
+                          '--verbose', *options(mini_voc)], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert 'GPU number: 2' in log

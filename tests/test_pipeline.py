@@ -2,6 +2,7 @@
 the same outputs, the random-weights fallback; on the instant-test FMA-WSSS pipeline, i.e. the
 whole coarse-to-fine chain through the tools (SAM masks, both prompt stages, both seed rounds)
 and stage two."""
+import glob
 import json
 import os
 import os.path as osp
@@ -126,10 +127,30 @@ def test_every_step_runs_in_order_and_reports(tree):
     with open(osp.join(work_dir, 'stage_two_test/metrics.json')) as f:
         val = json.load(f)['mIoU']
     with open(osp.join(work_dir, 'fine_seed_eval/metrics.json')) as f:
-        seed = 100 * json.load(f)['miou']
+        seed = json.load(f)['mIoU']
     assert rows['stage_two_test'][1] == f'{val:.2f}'
     assert f'val mIoU (stage_two_test): {val:.2f}' in log
     assert f'seed mIoU (fine_seed_eval): {seed:.2f}' in log
+
+
+def test_console_is_short_names_every_step_and_links_the_reports(tree):
+    _, work_dir, log, _, _ = tree
+    lines = log.splitlines()
+    assert len(lines) < 150, log
+    for k, name in enumerate(STEPS, 1):
+        assert f'step {k}/{len(STEPS)} {name}' in log, name
+    assert '\r' not in log and 'System environment' not in log and 'Config:' not in log
+    # mmengine's dumps are in the steps' log files
+    logs = glob.glob(osp.join(work_dir, 'stage_two', '*', '*.log'))
+    assert any('System environment' in open(f).read() for f in logs)
+    for step in ('coarse_seed_eval', 'fine_seed_eval', 'stage_two_test'):
+        assert osp.isfile(osp.join(work_dir, step, 'per_image.csv')), step
+    assert len(os.listdir(osp.join(work_dir, 'stage_two_test/pred'))) == 2
+    for kind in ('seeds', 'stage_two'):
+        page = osp.join(work_dir, 'report', kind, 'index.html')
+        assert f'report: {page}' in log
+    seeds_page = open(osp.join(work_dir, 'report/seeds/index.html')).read()
+    assert 'coarse_seed_eval' in seeds_page and 'fine_seed_eval' in seeds_page
 
 
 def test_killed_step_resumes_with_the_same_outputs(tree):
@@ -207,11 +228,14 @@ def test_many_gpus_run_each_step_through_torchrun(tmp_path):
     assert cmd[-2:] == ['--launcher', 'pytorch'] and '--resume' not in cmd
     (tmp_path / 'last_checkpoint').write_text('x')
     assert '--resume' in tool_command('train', 'c.py', str(tmp_path), 'o', 1, None)
-    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, 'vis', checkpoint='w.pth')
-    assert test[2:6] == ['c.py', 'w.pth', '--metrics', 'm.json'] and '--tta' not in test
-    test = tool_command('test', 'c.py', str(tmp_path), 'm.json', 1, None, 'w.pth',
-                        test_modes=['tta', 'crf'])
-    assert test[2:8] == ['c.py', 'w.pth', '--metrics', 'm.json', '--tta', '--crf']
+    out = str(tmp_path / 'metrics.json')
+    pred = ['--out', str(tmp_path / 'pred')]
+    test = tool_command('test', 'c.py', str(tmp_path), out, 1, 'vis', checkpoint='w.pth')
+    assert test[2:8] == ['c.py', 'w.pth', '--metrics-dir', str(tmp_path), *pred]
+    assert '--tta' not in test and '--verbose' not in test
+    test = tool_command('test', 'c.py', str(tmp_path), out, 1, None, 'w.pth',
+                        test_modes=['tta', 'crf'], verbose=True)
+    assert test[6:10] == [*pred, '--tta', '--crf'] and test[-1] == '--verbose'
 
 
 def test_test_modes_belong_to_test_steps():

@@ -1,6 +1,9 @@
 """tools/train.py and tools/test.py on the tiny configs over a generated mini VOC tree:
-train, checkpoint, resume, a real 2-process gloo run, testing, and misconfiguration errors.
+train, checkpoint, resume, TensorBoard events, a real 2-process gloo run, testing, and
+misconfiguration errors.
 Every stage-two config (SegFormer included) trains in-process in test_stage_two.py."""
+import glob
+import importlib.util
 import os
 import os.path as osp
 import re
@@ -47,12 +50,21 @@ def train(config, work_dir, root, iters, *extra):
 
 def test_train_saves_and_resumes_at_the_right_iteration(mini_voc, tmp_path):
     work_dir = str(tmp_path / 'work')
-    train(DLV3, work_dir, mini_voc, 4)
+    log = train(DLV3, work_dir, mini_voc, 4,
+                '--cfg-options', 'default_hooks.visualization.interval=1')
     ckpt = load_local_checkpoint(osp.join(work_dir, 'iter_4.pth'))
     assert ckpt['meta']['iter'] == 4
+    # TensorBoard event files (on by default) and the validation images drawn
+    vis_data = glob.glob(osp.join(work_dir, '*', 'vis_data'))[0]
+    if importlib.util.find_spec('tensorboard') is None:
+        assert 'pip install tensorboard' in log
+    else:
+        assert glob.glob(osp.join(vis_data, 'events.out.tfevents.*')), os.listdir(vis_data)
+    assert os.listdir(osp.join(vis_data, 'vis_image'))
 
     log = train(DLV3, work_dir, mini_voc, 6, '--resume')
-    assert re.search(r'resumed epoch: 0, iter: 4', log), log[-3000:]
+    assert 'train: 4 of 6 iterations already done, 2 to go' in log, log[-3000:]
+    assert 'val at iteration 6: aAcc' in log and 'System environment' not in log
     ckpt = load_local_checkpoint(osp.join(work_dir, 'iter_6.pth'))
     assert ckpt['meta']['iter'] == 6
     weights = ckpt['state_dict']
@@ -61,7 +73,8 @@ def test_train_saves_and_resumes_at_the_right_iteration(mini_voc, tmp_path):
     out = run_tool('tools/test.py', DLV3, osp.join(work_dir, 'iter_6.pth'), '--work-dir',
                    work_dir, '--cfg-options', *data_options(mini_voc, 6))
     assert out.returncode == 0, out.stderr[-3000:]
-    assert re.search(r'mIoU: \d+\.\d+', out.stdout + out.stderr)
+    assert re.search(r'mIoU \d+\.\d+', out.stdout + out.stderr)
+    assert osp.isfile(osp.join(work_dir, 'test', 'metrics.json'))
 
 
 def free_port() -> int:
@@ -74,7 +87,7 @@ def test_two_process_distributed_training(mini_voc, tmp_path):
     work_dir = str(tmp_path / 'dist')
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), PYTHONUNBUFFERED='1')
     out = subprocess.run(['bash', 'tools/dist_train.sh', DLV3, '2', '--work-dir', work_dir,
-                          '--cfg-options', *data_options(mini_voc, 4)],
+                          '--verbose', '--cfg-options', *data_options(mini_voc, 4)],
                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]

@@ -149,4 +149,4 @@ def test_second_run_skips_every_finished_step(chain):
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     for name in STEPS:
-        assert f'[{name}] done before' in out.stdout, name
+        assert f'{name}: done before' in out.stdout, name

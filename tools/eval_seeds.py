@@ -2,6 +2,9 @@
 PNGs in SEED_DIR. A folder of CAM files (<img_name>.npz, see wsss.evaluation.save_cams) and no
 PNGs gets the background-power search instead: mIoU per power, then the table of the best power
 (argmax seeds, or SAMS seeds with --sam-masks DIR).
+The numbers go to --out-dir (default <SEED_DIR>_eval beside SEED_DIR): metrics.json (mIoU, aAcc,
+mAcc, per class IoU / precision / recall / pixel counts, the confusion matrix) and per_image.csv
+(each image's mIoU and class IoUs), which tools/analysis/seed_report.py and compare_runs.py read.
 Exits 1 with a message naming the file on missing or bad seeds, CAMs or GT.
 
     python tools/eval_seeds.py SEED_DIR --config CONFIG [--data-root DIR] [--split SPLIT]
@@ -19,7 +22,8 @@ import mmengine
 
 from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
 from wsss.datasets import SeedError
-from wsss.evaluation import best_power, evaluate_seed_dir, format_table, search_bg_power
+from wsss.evaluation import (best_power, dataset_image_paths, evaluate_seed_dir, format_table,
+                             search_bg_power, write_metrics)
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
 
@@ -54,7 +58,9 @@ def main() -> int:
                         help='background powers to search on CAM files (default 0.5, 0.6 .. 2.0)')
     parser.add_argument('--sam-masks', metavar='DIR',
                         help='search with SAMS over the SAM masks in DIR instead of argmax seeds')
-    parser.add_argument('--out', help='also write the numbers to this JSON file')
+    parser.add_argument('--out-dir', help='where metrics.json and per_image.csv go (default '
+                        '<SEED_DIR>_eval)')
+    parser.add_argument('--out', help='also write the metrics JSON to this file')
     args = parser.parse_args()
     if not os.path.isdir(args.seed_dir):
         return fail(f'seed folder {args.seed_dir} not found')
@@ -82,17 +88,21 @@ def main() -> int:
             for power, result in results.items():
                 print(f'{power:16g} | {100 * result.miou:.2f}')
             print(f'best background power: {best:g}')
-            numbers = dict(stats.summary(classes), best_power=best,
-                           miou_by_power={f'{p:g}': r.miou for p, r in results.items()})
+            extra = dict(best_power=best, predictions=None,
+                         miou_by_power={f'{p:g}': 100 * r.miou for p, r in results.items()})
         else:
             stats = evaluate_seed_dir(samples, args.seed_dir, len(classes), args.nproc)
-            numbers = stats.summary(classes)
+            extra = dict(predictions=args.seed_dir)
     except (FileNotFoundError, SeedError) as e:
         return fail(str(e))
     print(f'\n{len(samples)} images of {describe(args)}, {args.seed_dir}')
     print(format_table(stats, classes))
+    out_dir = args.out_dir or args.seed_dir.rstrip('/') + '_eval'
+    numbers = write_metrics(out_dir, stats, classes, 'seeds',
+                            image_paths=dataset_image_paths(infos), **extra)
+    print(f'metrics: {out_dir}/metrics.json, per image: {out_dir}/per_image.csv')
     if args.out:
-        mmengine.dump(numbers, args.out, file_format='json', indent=2)
+        mmengine.dump(numbers, args.out, file_format='json', indent=1)
     return 0
 
 

@@ -24,10 +24,10 @@ import argparse
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
-
-from wsss.apis import add_common_args, check_inputs, load_config, run_main, use_image_batches
-from wsss.evaluation import evaluate_dataset_seeds, format_table, print_failed_list
+from wsss.apis import (add_common_args, build_runner, check_inputs, load_config, run_main,
+                       use_image_batches)
+from wsss.evaluation import (dataset_image_paths, evaluate_dataset_seeds, format_table,
+                             print_failed_list, write_metrics)
 from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
 
@@ -72,8 +72,10 @@ def main() -> int:
     if args.checkpoint:
         cfg.load_from = args.checkpoint
     check_inputs(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
+    if is_main_process():
+        print(', '.join(f'{k}: {v}' for k, v in metrics.items()))
     if metrics.get('seeds/failed'):
         if is_main_process():
             print_failed_list(failed_file)
@@ -86,8 +88,14 @@ def main() -> int:
     except ValueError as e:
         print(f'seeds are in {seed_dir}; not evaluated: {e}')
         return 0
+    classes = dataset.metainfo['classes']
+    eval_dir = osp.join(cfg.work_dir, 'seed_eval')
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    write_metrics(eval_dir, stats, classes, 'seeds', predictions=seed_dir,
+                  image_paths=dataset_image_paths(infos))
     print(f'\nseeds in {seed_dir} ({len(dataset)} images):')
-    print(format_table(stats, dataset.metainfo['classes']))
+    print(format_table(stats, classes))
+    print(f'metrics: {eval_dir}/metrics.json, per image: {eval_dir}/per_image.csv')
     return 0
 
 

@@ -15,9 +15,8 @@ import argparse
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, check_inputs, load_config, run_main
+from wsss.apis import add_common_args, build_runner, check_inputs, load_config, run_main
 from wsss.evaluation import print_failed_list
 from wsss.models.sam import mask_path
 from wsss.utils import register_all_modules
@@ -42,7 +41,9 @@ def main() -> int:
     cfg.test_dataloader.sampler.out_files = [mask_path(mask_dir, '{img_name}')]
     cfg.test_evaluator.update(mask_dir=mask_dir, failed_file=failed_file, strict=args.strict)
     check_inputs(cfg)
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = build_runner(cfg).test()
+    if is_main_process():
+        print(', '.join(f'{k}: {v}' for k, v in metrics.items()))
     if metrics.get('sam_masks/failed'):
         if is_main_process():
             print_failed_list(failed_file)

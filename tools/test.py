@@ -2,12 +2,16 @@
 the test split's predictions as benchmark submission files.
 
     python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--show-dir DIR] [--out DIR]
-                         [--metrics FILE] [--cfg-options k=v ...]
+                         [--metrics-dir DIR] [--cfg-options k=v ...]
     python tools/test.py CONFIG CHECKPOINT --format-only --out DIR [--tta] [--crf] [--strict]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [...]
 
 --tta: multi-scale (0.5-1.75) + flip, the config's tta_pipeline and mmseg's SegTTAModel.
 --crf: dense CRF on the predicted probabilities (the config's crf_model), after --tta if given.
+The metrics go to --metrics-dir (default <work_dir>/test, test_tta, test_crf or test_tta_crf):
+metrics.json (mIoU, aAcc, mAcc, per class IoU / precision / recall / pixel counts, the confusion
+matrix) and per_image.csv (each image's mIoU and class IoUs); --out keeps the predictions as
+label PNGs, which tools/analysis/seed_report.py shows beside the images.
 --format-only: no GT, no metric; VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png and
 results.tgz (for the evaluation server) under --out; other datasets: <image>.png under --out.
 An image that cannot be decoded does not stop --format-only: the others are written, the bad ones
@@ -15,17 +19,14 @@ listed in <work_dir>/failed.json and on the console, and the exit code is 1 (--s
 the first).
 """
 import argparse
-import json
 import os.path as osp
+import shutil
 
 from mmengine.dist import is_main_process
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from wsss.apis import add_common_args, load_config, run_main
-from wsss.apis.test_modes import use_crf, use_format_only, use_tta
+from wsss.apis import add_common_args, build_runner, load_config, run_main
+from wsss.apis.test_modes import use_crf, use_format_only, use_metric_files, use_tta
 from wsss.evaluation import print_failed_list
-from wsss.io import atomic_write
 from wsss.utils import register_all_modules
 
 
@@ -42,7 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='write prediction overlays here (under the work dir)')
     parser.add_argument('--out', help='write predictions as label PNGs into this folder (with '
                                       '--format-only: the submission files)')
-    parser.add_argument('--metrics', help='also write the metrics (mIoU, ...) to this JSON file')
+    parser.add_argument('--metrics-dir', help='where metrics.json and per_image.csv go (default '
+                        '<work_dir>/test, test_tta, test_crf, test_tta_crf by mode)')
+    parser.add_argument('--metrics', help='also write the metrics JSON to this file')
     parser.add_argument('--strict', action='store_true',
                         help='--format-only: stop at the first image that cannot be decoded')
     args = add_common_args(parser).parse_args()
@@ -66,22 +69,27 @@ def main() -> int:
             raise ValueError(f'config {args.config} has no default_hooks.visualization for --show-dir')
         hooks.visualization.update(draw=True, interval=1)
         cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
-    failed_file = osp.join(cfg.work_dir, 'failed.json')
+    elif 'visualization' in cfg.get('default_hooks', {}):
+        cfg.default_hooks.visualization.draw = False  # training configs draw validation images
+    metrics_dir, failed_file = None, osp.join(cfg.work_dir, 'failed.json')
     if args.format_only:
         use_format_only(cfg, args.out, failed_file, args.strict)
-    elif args.out:
-        cfg.test_evaluator['output_dir'] = args.out
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if args.metrics and is_main_process():
-        with atomic_write(args.metrics, 'w') as f:
-            json.dump(metrics, f, indent=2, default=float)  # numpy scalars
-    if metrics.get('format_only/failed'):
-        if is_main_process():
+    else:
+        metrics_dir = args.metrics_dir or osp.join(
+            cfg.work_dir, '_'.join(['test'] + [m for m in ('tta', 'crf') if getattr(args, m)]))
+        use_metric_files(cfg, metrics_dir, args.out)
+    metrics = build_runner(cfg).test()
+    if not is_main_process():
+        return 0
+    if metrics_dir is None:
+        if metrics.get('format_only/failed'):
             print_failed_list(failed_file)
-        return 1
+            return 1
+        return 0
+    if args.metrics:
+        shutil.copyfile(osp.join(metrics_dir, 'metrics.json'), args.metrics)
+    print(', '.join(f'{k} {v:.2f}' for k, v in metrics.items()) + f' ({metrics_dir})')
     return 0
-
 
 if __name__ == '__main__':
     run_main(main)

@@ -5,10 +5,10 @@
 """
 import argparse
 
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.dist import is_main_process
 
-from wsss.apis import add_common_args, amp_needs_cuda, enable_amp, load_config, run_main
+from wsss.apis import (add_common_args, amp_needs_cuda, build_runner, enable_amp, load_config,
+                       run_main)
 from wsss.utils import register_all_modules, resolve_pretrained
 
 
@@ -33,8 +33,10 @@ def main() -> None:
     resolve_pretrained(cfg)
     if args.resume:
         cfg.resume = True
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
+    if is_main_process():
+        print(f'trained to iteration {runner.iter}; checkpoints and logs in {runner.work_dir}')
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ _base_ = './default_runtime.py'
 test_cfg = dict(type='TestLoop')
 # frozen model: no DDP in distributed runs
 model_wrapper_cfg = dict(type='InferenceWrapper')
+tensorboard = False  # nothing trains: mmengine's JSON scalars are enough
 default_hooks = dict(timer=dict(type='IterTimerHook'),
                      logger=dict(type='LoggerHook', interval=100))
 custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]

@@ -24,7 +24,8 @@ _prompt_training = dict(
     param_scheduler=[dict(type='CosineAnnealingLR', eta_min=0, begin=0, end=_iters,
                           by_epoch=False)],
     optim_wrapper=dict(optimizer=dict(lr=0.01)),
-    default_hooks=dict(logger=dict(interval=10), checkpoint=dict(interval=_iters)))
+    # checkpoints (the prompts: kilobytes) every 20 iterations, so that an interrupted demo resumes
+    default_hooks=dict(logger=dict(interval=10), checkpoint=dict(interval=20, max_keep_ckpts=2)))
 _seeding = dict(model=dict(clip=_clip), test_dataloader=dict(num_workers=0, dataset=_data))
 _stage_two = 'configs/quickstart/deeplabv3plus_r18-tiny_1xb8-300_minivoc-64x64.py'
 steps = dict(

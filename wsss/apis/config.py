@@ -1,6 +1,7 @@
 """The config handling every tool shares: ``--cfg-options``, ``--work-dir``, ``--launcher``."""
 import argparse
 import gc
+import importlib.util
 import logging
 import os
 import os.path as osp
@@ -36,6 +37,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--data-root', metavar='DIR',
                         help="the datasets' data_root (spaces in the path kept, unlike "
                              '--cfg-options)')
+    parser.add_argument('--verbose', action='store_true',
+                        help="mmengine's whole log on the console too (environment, config, "
+                             'hooks, losses); by default it goes to the log file only')
     return parser
 
 
@@ -96,7 +100,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
         raise FileNotFoundError(f'config {path} not found')
     cfg = Config.fromfile(path)
     if args is None:
-        args = argparse.Namespace(work_dir=None, cfg_options=None, launcher='none', local_rank=0)
+        args = argparse.Namespace(work_dir=None, cfg_options=None, launcher='none', local_rank=0,
+                                  verbose=True)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.cfg_options:
@@ -114,7 +119,35 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
         loader = cfg.get(key)
         if isinstance(loader, dict) and 'num_workers' in loader and loader.num_workers is None:
             loader.num_workers = loader_workers()
+    cfg.console_log_level = 'INFO' if getattr(args, 'verbose', True) else 'WARNING'
+    use_tensorboard(cfg)
     return cfg
+
+
+def use_tensorboard(cfg: Config) -> None:
+    """Keep the visualizer's TensorboardVisBackend only when the config's ``tensorboard``
+    switch is on and the tensorboard package is installed (else a one-line note)."""
+    backends = cfg.get('visualizer', {}).get('vis_backends')
+    if not backends or not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        return
+    wanted = cfg.get('tensorboard', True)
+    if wanted and importlib.util.find_spec('tensorboard') is None:
+        print_log('TensorBoard logging is off: the tensorboard package is not installed '
+                  '(pip install tensorboard; --cfg-options tensorboard=False says no to it)',
+                  logger='current', level=logging.WARNING)
+        wanted = False
+    if not wanted:
+        cfg.visualizer.vis_backends = [b for b in backends
+                                       if b.get('type') != 'TensorboardVisBackend']
+
+
+def build_runner(cfg: Config):
+    """The config's Runner: its ``runner_type``, else :class:`wsss.engine.ConsoleRunner`
+    (mmengine's Runner whose console shows ``console_log_level`` and up)."""
+    from mmengine.registry import RUNNERS
+
+    from ..engine import ConsoleRunner
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else ConsoleRunner.from_cfg(cfg)
 
 
 def init_cpu_distributed(cfg: Config) -> None:

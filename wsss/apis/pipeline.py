@@ -46,7 +46,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..evaluation import best_power, evaluate_dataset_seeds, format_table, search_bg_power
+from ..evaluation import (best_power, dataset_image_paths, evaluate_dataset_seeds, format_table,
+                          search_bg_power, write_metrics)
 from ..io import atomic_write
 from ..registry import DATASETS
 from ..utils.weights import find_weights
@@ -159,7 +160,8 @@ def step_output(tool: str, step_dir: str, cfg: Optional[Config]) -> str:
 
 def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
                  show_dir: Optional[str], checkpoint: Optional[str] = None,
-                 *, save_cams: bool = False, test_modes: Sequence[str] = ()) -> List[str]:
+                 *, save_cams: bool = False, test_modes: Sequence[str] = (),
+                 verbose: bool = False) -> List[str]:
     script = osp.join(REPO_ROOT, 'tools', TOOL_SCRIPTS[tool])
     if tool == 'sam_masks':
         args = [config, '--mask-dir', output]
@@ -172,10 +174,12 @@ def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
         if osp.isfile(osp.join(step_dir, 'last_checkpoint')):
             args.append('--resume')
     else:
-        args = [config, checkpoint, '--metrics', output, *(f'--{m}' for m in test_modes)]
+        # metrics.json and per_image.csv in the step's folder; the predictions for the report
+        args = [config, checkpoint, '--metrics-dir', osp.dirname(output),
+                '--out', osp.join(step_dir, 'pred'), *(f'--{m}' for m in test_modes)]
     if show_dir and tool in ('seeds', 'test'):  # test.py puts it under its work dir itself
         args += ['--show-dir', osp.join(step_dir, show_dir) if tool == 'seeds' else show_dir]
-    args += ['--work-dir', step_dir]
+    args += ['--work-dir', step_dir] + (['--verbose'] if verbose else [])
     if gpus > 1:
         # --standalone: a local rendezvous on a free port, so pipelines can run side by side
         return [sys.executable, '-m', 'torch.distributed.run', '--standalone',
@@ -184,15 +188,18 @@ def tool_command(tool: str, config: str, step_dir: str, output: str, gpus: int,
 
 
 def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int,
-                   powers: Optional[List[float]] = None, mask_dir: Optional[str] = None) -> dict:
+                   powers: Optional[List[float]] = None, mask_dir: Optional[str] = None,
+                   verbose: bool = False) -> dict:
     """mIoU of a seed folder against the GT of the split its seeds step ran on; with ``powers``,
-    the background-power search on the CAMs beside it (``cams``), the best power's numbers."""
+    the background-power search on the CAMs beside it (``cams``), the best power's numbers.
+    The metric files go beside ``output`` (its metrics.json); the per-class table is printed
+    when ``verbose``."""
     dataset = DATASETS.build(dict(seed_cfg.test_dataloader.dataset, pipeline=[]))
     classes = dataset.metainfo['classes']
-    extra = {}
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    extra = dict(predictions=seed_dir)
     try:
         if powers:
-            infos = [dataset.get_data_info(i) for i in range(len(dataset))]
             cam_dir = osp.join(osp.dirname(seed_dir), 'cams')
             results = search_bg_power([(i['img_name'], i['seg_map_path']) for i in infos],
                                       cam_dir, len(classes), powers, nproc, mask_dir)
@@ -200,16 +207,16 @@ def evaluate_seeds(seed_cfg: Config, seed_dir: str, output: str, nproc: int,
             stats = results[best]
             print('ground-truth search of the background power: ' + ', '.join(
                 f'{p:g}: {100 * r.miou:.2f}' for p, r in results.items()) + f'; best {best:g}')
-            extra = dict(best_power=best, miou_by_power={f'{p:g}': 100 * r.miou
-                                                          for p, r in results.items()})
+            extra = dict(best_power=best, predictions=None, miou_by_power={
+                f'{p:g}': 100 * r.miou for p, r in results.items()})
         else:
             stats = evaluate_dataset_seeds(dataset, seed_dir, nproc)
     except (ValueError, FileNotFoundError) as e:
         raise PipelineError(f'cannot evaluate {seed_dir}: {e}') from e
-    print(f'seeds in {seed_dir} ({len(dataset)} images):\n{format_table(stats, classes)}')
-    numbers = dict(stats.summary(classes), mIoU=100 * stats.miou, **extra)  # percent, as mmseg's
-    write_record(output, numbers)
-    return numbers
+    if verbose:
+        print(f'seeds in {seed_dir} ({len(dataset)} images):\n{format_table(stats, classes)}')
+    return write_metrics(osp.dirname(output), stats, classes, 'seeds',
+                         image_paths=dataset_image_paths(infos), **extra)
 
 
 STEP_SETTINGS = ('tool', 'config', 'cfg_options', 'inputs', 'seeds', 'sam_masks', 'powers',
@@ -290,7 +297,7 @@ def trained_checkpoint(step_dir: str, expected: str) -> str:
 
 
 def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
-                 redo: Sequence[str] = ()) -> List[dict]:
+                 redo: Sequence[str] = (), verbose: bool = False) -> List[dict]:
     """Run the steps of a pipeline config in order; returns one record per step (the summary).
 
     Each step leaves ``step.json`` when it starts and ``done.json`` when it finishes, both
@@ -300,6 +307,8 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
     folder. A step whose options or inputs changed since it ran (or started) is refused, with
     the first change, unless it is in ``redo`` or takes an input from a step redone in this run:
     then its folder is moved aside (``<step>.old-<time>``) and it runs in a fresh one.
+    Each step says ``step k/n`` when it starts and ends; its tool's console is quiet
+    (progress and result) unless ``verbose``.
     """
     steps = cfg.steps
     check_steps(steps)
@@ -314,8 +323,9 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
     records = []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
-    for name, step in steps.items():
+    for k, (name, step) in enumerate(steps.items(), 1):
         tool, step_dir = step['tool'], osp.join(cfg.work_dir, name)
+        title = f'step {k}/{len(steps)} {name}'
         step_cfg = None if tool == 'eval_seeds' else step_config(step, outputs, step_dir)
         configs[name] = step_cfg
         options, inputs = step_options(step, step_cfg), step_inputs(step, done_records)
@@ -331,13 +341,13 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
                     f'the steps that use it) in a fresh folder, or restore the option')
             aside = f'{step_dir}.old-{time.strftime("%Y%m%d-%H%M%S")}'
             os.replace(step_dir, aside)
-            log(f'[{name}] redone in a fresh folder; the earlier run is in {aside}')
+            log(f'{title}: redone in a fresh folder; the earlier run is in {aside}')
             previous = None
         done = read_record(done_file)
         if done and osp.exists(done['output']):
             done_records[name] = done
             outputs[name] = done['output']
-            log(f'[{name}] done before ({done["output"]}), skipped')
+            log(f'{title}: done before ({done["output"]}), skipped')
             records.append(dict(done, status='skipped'))
             continue
         run_id = previous['run'] if previous and 'run' in previous else \
@@ -348,19 +358,21 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
         write_record(started_file, dict(step=name, tool=tool, run=run_id, options=options,
                                         inputs=inputs))
         output = step_output(tool, step_dir, step_cfg)
-        log(f'\n[{name}] {tool}' + (f' {step["config"]}' if 'config' in step else '') +
+        log(f'\n{title}: {tool}' + (f' {step["config"]}' if 'config' in step else '') +
             f' -> {output}')
         start = time.time()
         if tool == 'eval_seeds':
             numbers = evaluate_seeds(configs[step['seeds']], outputs[step['seeds']], output, nproc,
-                                     step.get('powers'), outputs.get(step.get('sam_masks')))
+                                     step.get('powers'), outputs.get(step.get('sam_masks')),
+                                     verbose)
         else:
             os.makedirs(osp.dirname(config_file), exist_ok=True)
             step_cfg.dump(config_file)
             command = tool_command(tool, config_file, step_dir, output, gpus,
                                    step.get('show_dir'), step_cfg.get('load_from'),
                                    save_cams=step.get('save_cams', False),
-                                   test_modes=[m for m in TEST_MODES if step.get(m)])
+                                   test_modes=[m for m in TEST_MODES if step.get(m)],
+                                   verbose=verbose)
             result = subprocess.run(command, env=env)
             if result.returncode != 0:
                 records.append(dict(step=name, tool=tool, status='failed',
@@ -382,6 +394,8 @@ def run_pipeline(cfg: Config, gpus: int = 1, nproc: int = 1, log=print,
         write_record(done_file, record)
         done_records[name] = record
         records.append(dict(record, status='ran'))
+        log(f'{title}: done in {record["seconds"]:.1f} s' +
+            (f', mIoU {record["miou"]:.2f}' if record['miou'] is not None else ''))
     write_record(osp.join(cfg.work_dir, 'summary.json'),
                  [{k: v for k, v in r.items() if k != 'options'} for r in records])
     return records

@@ -6,6 +6,8 @@
 - ``--crf``: the model is wrapped in the config's ``crf_model`` (:class:`DenseCRFTestModel`),
   which refines the predicted probabilities with stage one's dense CRF; with ``--tta`` it takes
   the place of ``SegTTAModel`` and refines the average of the views.
+- metric files (the default): the test metric is :class:`wsss.evaluation.SegMetric`, which
+  writes ``metrics.json`` and ``per_image.csv`` (and with ``--out`` the predictions).
 - ``--format-only``: no GT is loaded and no metric computed; the predictions are written as the
   benchmark's files (:class:`wsss.evaluation.PredictionWriter`).
 """
@@ -73,3 +75,15 @@ def survive_bad_images(pipeline: List[dict]) -> List[dict]:
         raise ValueError(f'the test pipeline must start with LoadImage, got {pipeline[:1]}')
     middle = [dict(type='SkipIfFailed', transforms=pipeline[1:-1])] if pipeline[1:-1] else []
     return [dict(pipeline[0], record_errors=True), *middle, pipeline[-1]]
+
+
+def use_metric_files(cfg: Config, metrics_dir: str, out: Optional[str] = None) -> None:
+    """Test with :class:`wsss.evaluation.SegMetric` (mmseg's IoUMetric numbers) writing the
+    metric files to ``metrics_dir``, and the predictions to ``out`` when given."""
+    evaluator = cfg.test_evaluator
+    if evaluator.get('type') not in ('SegMetric', 'IoUMetric') or \
+            list(evaluator.get('iou_metrics', ['mIoU'])) != ['mIoU']:
+        raise ValueError(f'config {cfg.filename}: test_evaluator {evaluator.get("type")} has no '
+                         "metric files; use dict(type='SegMetric')")
+    cfg.test_evaluator = dict(type='SegMetric', out_dir=metrics_dir, output_dir=out)
+

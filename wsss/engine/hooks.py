@@ -1,13 +1,14 @@
-"""Hooks that make misconfigurations fail early and clearly."""
-from typing import Iterator, Tuple
+"""Hooks that make misconfigurations fail early and clearly, and show a job's progress."""
+import numbers
+from typing import Iterator, Optional, Tuple
 
-from mmengine.dist import is_main_process
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
 from ..registry import HOOKS
+from ..utils.progress import Progress
 
 
 def _num_classes_of(model) -> Iterator[Tuple[str, int]]:
@@ -57,16 +58,59 @@ class ClassCountCheckHook(Hook):
 
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
-    """A progress bar over the test loop on the main process (seed generation runs for hours on
-    big splits; the bar counts the main process's batches and shows the remaining time)."""
+    """Progress on the main process's console (:class:`wsss.utils.progress.Progress`): the test
+    loop in images (seeds, SAM masks, stage-two tests; a resumed seed job first says how many
+    images were done before), training in iterations (a resumed one from where it stopped),
+    and each validation's numbers as one line.
+
+    Distributed, the bar counts the main process's images times the number of processes.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval  # seconds between lines where the console is not a terminal
+        self.bar: Optional[Progress] = None
+
+    def before_train(self, runner) -> None:
+        self.bar = Progress(runner.max_iters, 'train', 'iterations', done=runner.iter,
+                            interval=self.interval, enabled=is_main_process())
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.bar.update()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        line = f'val at iteration {runner.iter}: ' + ', '.join(
+            f'{k} {float(v):.2f}' if isinstance(v, numbers.Real) else f'{k} {v}'
+            for k, v in (metrics or {}).items())
+        if self.bar is not None:
+            self.bar.write(line)
+        elif is_main_process():
+            print(line, flush=True)
+
+    def after_train(self, runner) -> None:
+        self.bar.close()
+        self.bar = None
 
     def before_test_epoch(self, runner) -> None:
-        self.bar = ProgressBar(len(runner.test_dataloader)) if is_main_process() else None
+        loader = runner.test_dataloader
+        total = len(loader.dataset)
+        pending = getattr(loader.sampler, 'pending', None)
+        done = total - len(pending) if pending is not None else 0
+        self.test_bar = Progress(total, _test_name(runner), done=done, interval=self.interval,
+                                 enabled=is_main_process())
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if self.bar is not None:
-            self.bar.update()
+        images = len(outputs) if outputs is not None else 1
+        self.test_bar.update(images * get_world_size())
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        if self.bar is not None:
-            self.bar.file.write('\n')
+        self.test_bar.close()
+
+
+def _test_name(runner) -> str:
+    """What the test loop makes, for the bar: seeds, SAM masks or a stage-two test."""
+    evaluator = runner.cfg.get('test_evaluator', {})
+    kind = evaluator.get('type', '') if isinstance(evaluator, dict) else ''
+    return dict(SeedWriter='seeds', SAMMaskWriter='SAM masks', MaskStoreWriter='seeds',
+                PredictionWriter='predictions').get(kind, 'test')

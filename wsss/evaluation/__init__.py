@@ -1,14 +1,20 @@
 """Evaluation: writing seeds in the test loop, seed quality against the GT, CAM files and the
-background-power search; stage-two predictions as benchmark submission files."""
-from .seed_eval import (SegStats, best_power, cam_path, evaluate_dataset_seeds, evaluate_seed_dir,
-                        format_table, load_cams, save_cams, search_bg_power)
+background-power search; stage two's test metric; the metric files of every evaluation;
+stage-two predictions as benchmark submission files."""
+from .seed_eval import (ImageScore, SegStats, best_power, cam_path, evaluate_dataset_seeds,
+                        evaluate_seed_dir, format_table, load_cams, save_cams, search_bg_power)
+from .metrics_files import (METRICS_FILE, PER_IMAGE_FILE, dataset_image_paths, read_metrics,
+                            read_per_image, write_metrics)
+from .seg_metric import SegMetric
 from .mask_store_writer import MaskStoreWriter
 from .prediction_writer import PredictionWriter
 from .sam_writer import SAMMaskWriter
 from .job_writer import ImageJobWriter, print_failed_list, write_failed_list
 from .seed_writer import SeedWriter
 
-__all__ = ['SeedWriter', 'SAMMaskWriter', 'PredictionWriter', 'MaskStoreWriter', 'SegStats',
+__all__ = ['SeedWriter', 'SegMetric', 'ImageScore', 'METRICS_FILE', 'PER_IMAGE_FILE',
+           'dataset_image_paths', 'read_metrics', 'read_per_image', 'write_metrics',
+           'SAMMaskWriter', 'PredictionWriter', 'MaskStoreWriter', 'SegStats',
            'format_table', 'evaluate_seed_dir', 'evaluate_dataset_seeds',
            'search_bg_power',
            'best_power', 'cam_path', 'save_cams', 'load_cams', 'print_failed_list',

@@ -10,9 +10,9 @@ import multiprocessing
 import os.path as osp
 import zipfile
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
+                    TypeVar)
 
-import mmengine
 import numpy as np
 import torch
 from prettytable import PrettyTable
@@ -22,6 +22,7 @@ from ..io import atomic_write, remake_hint
 from ..models.cam import cams_to_seed
 from ..models.sam.store import decode_masks, load_masks, mask_path
 from ..models.seeders.sams import sams_seed
+from ..utils.progress import Progress
 from ..utils.workers import single_thread_worker
 
 Sample = Tuple[str, str]  # (img_name, seg_map_path)
@@ -29,38 +30,74 @@ T = TypeVar('T')
 MAX_CHUNK = 64  # images per worker task: enough to amortise the transfer, small for a smooth bar
 
 
+class ImageScore(NamedTuple):
+    """One image's IoU per class of the classes in its GT or its prediction (the others have
+    none); its mIoU is their mean, the dataset mIoU's rule on one image."""
+    name: str
+    class_ids: np.ndarray  # (k,) int16
+    ious: np.ndarray  # (k,) float32
+
+    @property
+    def miou(self) -> float:
+        return float(self.ious.mean()) if len(self.ious) else float('nan')
+
+
+def image_score(name: str, counts: np.ndarray) -> ImageScore:
+    """The :class:`ImageScore` of one image's counts (C, C + 1), unlabeled pixels last."""
+    n = counts.shape[0]
+    tp = np.diag(counts[:, :n])
+    union = counts.sum(axis=1) + counts[:, :n].sum(axis=0) - tp
+    present = np.flatnonzero(union)
+    return ImageScore(name, present.astype(np.int16),
+                      (tp[present] / union[present]).astype(np.float32))
+
+
+def image_counts(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
+    """Counts (n, n + 1) of one image: ``[g, p]`` pixels of GT class g predicted as p, column
+    n those left at 255; GT pixels of 255 count nowhere. Bad shapes or values: ValueError."""
+    if pred.shape != gt.shape:
+        raise ValueError(f'prediction shape {pred.shape} differs from GT shape {gt.shape}')
+    valid = gt != IGNORE_INDEX
+    g = gt[valid].astype(np.int64)
+    p = pred[valid].astype(np.int64)
+    if g.size and g.max() >= n:
+        raise ValueError(f'GT values {sorted(set(np.unique(g[g >= n]).tolist()))} are '
+                         f'outside 0..{n - 1} and {IGNORE_INDEX}')
+    bad = (p >= n) & (p != IGNORE_INDEX)
+    if bad.any():
+        raise ValueError(f'predicted values {sorted(set(np.unique(p[bad]).tolist()))} are '
+                         f'outside 0..{n - 1} and {IGNORE_INDEX}')
+    # column n collects the unlabeled pixels, so one bincount counts everything
+    p[p == IGNORE_INDEX] = n
+    return np.bincount(g * (n + 1) + p, minlength=n * (n + 1)).reshape(n, n + 1)
+
+
 class SegStats:
     """Confusion matrix of ``num_classes`` classes (background included) accumulated over images.
 
     ``confusion[g, p]`` counts pixels of GT class g predicted as p; ``unlabeled[g]`` counts pixels
-    of GT class g the seed left at 255 (see the module docstring).
+    of GT class g the seed left at 255 (see the module docstring). ``images`` holds the
+    :class:`ImageScore` of every image added with a name (a few hundred bytes an image).
     """
 
     def __init__(self, num_classes: int) -> None:
         self.num_classes = num_classes
         self.confusion = np.zeros((num_classes, num_classes), np.int64)
         self.unlabeled = np.zeros(num_classes, np.int64)
+        self.images: List[ImageScore] = []
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        """Add one image: ``pred`` and ``gt`` are uint8 label maps of the same shape."""
-        if pred.shape != gt.shape:
-            raise ValueError(f'prediction shape {pred.shape} differs from GT shape {gt.shape}')
+    def update(self, pred: np.ndarray, gt: np.ndarray, name: Optional[str] = None) -> None:
+        """Add one image: ``pred`` and ``gt`` are uint8 label maps of the same shape; with
+        ``name``, also its :class:`ImageScore`."""
+        self.add_counts(image_counts(pred, gt, self.num_classes), name)
+
+    def add_counts(self, counts: np.ndarray, name: Optional[str] = None) -> None:
+        """Add one image's counts (C, C + 1) of :func:`image_counts`."""
         n = self.num_classes
-        valid = gt != IGNORE_INDEX
-        g = gt[valid].astype(np.int64)
-        p = pred[valid].astype(np.int64)
-        if g.size and g.max() >= n:
-            raise ValueError(f'GT values {sorted(set(np.unique(g[g >= n]).tolist()))} are '
-                             f'outside 0..{n - 1} and {IGNORE_INDEX}')
-        bad = (p >= n) & (p != IGNORE_INDEX)
-        if bad.any():
-            raise ValueError(f'predicted values {sorted(set(np.unique(p[bad]).tolist()))} are '
-                             f'outside 0..{n - 1} and {IGNORE_INDEX}')
-        # column n collects the unlabeled pixels, so one bincount counts everything
-        p[p == IGNORE_INDEX] = n
-        counts = np.bincount(g * (n + 1) + p, minlength=n * (n + 1)).reshape(n, n + 1)
         self.confusion += counts[:, :n]
         self.unlabeled += counts[:, n]
+        if name is not None:
+            self.images.append(image_score(name, counts))
 
     def merge(self, other: 'SegStats') -> 'SegStats':
         """Add the counts of ``other`` (e.g. a worker's partial stats); returns self."""
@@ -69,6 +106,7 @@ class SegStats:
                              f'{self.num_classes}')
         self.confusion += other.confusion
         self.unlabeled += other.unlabeled
+        self.images += other.images
         return self
 
     @property
@@ -117,15 +155,29 @@ class SegStats:
         total = self.gt_pixels.sum()
         return float(self.true_positives.sum() / total) if total else float('nan')
 
+    @property
+    def mean_accuracy(self) -> float:
+        """Mean of the per-class recalls over the classes in the GT (mmseg's mAcc)."""
+        recall = self.recall
+        return float(np.nanmean(recall)) if not np.isnan(recall).all() else float('nan')
+
     def summary(self, class_names: Sequence[str]) -> dict:
-        """JSON-ready numbers (fractions in [0, 1], None for NaN) by class name."""
+        """JSON-ready numbers, in percent as mmseg's (None for NaN): mIoU, aAcc, mAcc, and per
+        class IoU, precision, recall and the pixel counts (GT, predicted, true positive, left
+        unlabeled), then the confusion matrix (rows GT, columns prediction)."""
 
-        def num(x: float) -> Optional[float]:
-            return None if np.isnan(x) else float(x)
+        def pct(x: float) -> Optional[float]:
+            return None if np.isnan(x) else 100 * float(x)
 
-        per_class = {name: dict(iou=num(i), precision=num(p), recall=num(r))
-                     for name, i, p, r in zip(class_names, self.iou, self.precision, self.recall)}
-        return dict(miou=num(self.miou), accuracy=num(self.accuracy), per_class=per_class)
+        per_class = {
+            name: dict(iou=pct(i), precision=pct(p), recall=pct(r), gt_pixels=int(g),
+                       pred_pixels=int(pr), tp_pixels=int(tp), unlabeled_pixels=int(u))
+            for name, i, p, r, g, pr, tp, u in zip(
+                class_names, self.iou, self.precision, self.recall, self.gt_pixels,
+                self.pred_pixels, self.true_positives, self.unlabeled)}
+        return dict(mIoU=pct(self.miou), aAcc=pct(self.accuracy), mAcc=pct(self.mean_accuracy),
+                    num_classes=self.num_classes, per_class=per_class,
+                    confusion=self.confusion.tolist())
 
 
 def format_table(stats: SegStats, class_names: Sequence[str]) -> str:
@@ -201,7 +253,7 @@ def _seed_stats(chunk: List[Sample], seed_dir: str, num_classes: int) -> SegStat
         except SeedError as e:
             raise SeedError(f'{e}; {remake_hint("seeds", path)}') from e
         check_label_map(seed, num_classes, path, image_size=gt.shape)
-        stats.update(seed, gt)
+        stats.update(seed, gt, img_name)
     return stats
 
 
@@ -231,11 +283,12 @@ def _power_stats(chunk: List[Sample], cam_dir: str, num_classes: int,
                             f'1..{num_classes - 1}')
         if mask_dir is None:
             for p in powers:
-                stats[p].update(cams_to_seed(cams, class_ids, bg_power=p)[0], gt)
+                stats[p].update(cams_to_seed(cams, class_ids, bg_power=p)[0], gt, img_name)
             continue
         masks, levels = _sam_masks(mask_dir, img_name, gt.shape)
         for p in powers:
-            stats[p].update(sams_seed(cams, class_ids, masks, levels, bg_power=p)[0], gt)
+            stats[p].update(sams_seed(cams, class_ids, masks, levels, bg_power=p)[0], gt,
+                            img_name)
     return stats
 
 
@@ -243,11 +296,12 @@ def _map_chunks(task: Callable[[List[Sample]], T], samples: Sequence[Sample],
                 nproc: int) -> Iterator[T]:
     """``task`` over chunks of ``samples``, here (one image a chunk) or in a fork pool of
     ``nproc`` workers, with a progress bar over the images."""
-    bar = mmengine.ProgressBar(len(samples))
+    bar = Progress(len(samples), 'evaluate')
     if nproc <= 1:
         for sample in samples:
             yield task([sample])
             bar.update()
+        bar.close()
         return
     size = max(1, min(MAX_CHUNK, -(-len(samples) // (4 * nproc))))
     chunks = [list(samples[i:i + size]) for i in range(0, len(samples), size)]
@@ -256,6 +310,7 @@ def _map_chunks(task: Callable[[List[Sample]], T], samples: Sequence[Sample],
         for chunk, result in zip(chunks, pool.imap(task, chunks)):
             yield result
             bar.update(len(chunk))
+    bar.close()
 
 
 def evaluate_seed_dir(samples: Sequence[Sample], seed_dir: str, num_classes: int,

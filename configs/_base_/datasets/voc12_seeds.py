@@ -57,4 +57,5 @@ val_dataloader = dict(
     dataset=dict(type='VOC12Dataset', data_root=data_root, split='val', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+# the same numbers; tools/test.py also writes metrics.json and per_image.csv (out_dir)
+test_evaluator = dict(type='SegMetric')

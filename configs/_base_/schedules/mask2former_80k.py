@@ -42,5 +42,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, save_best='mIoU'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    # draws every 50th validation image into the visualizer's backends (TensorBoard, vis_data/);
+    # tools/test.py draws only with --show-dir
+    visualization=dict(type='SegVisualizationHook', draw=True, interval=50))
 auto_scale_lr = dict(enable=False, base_batch_size=4)  # 2 GPUs x 2 images, as FMA-WSSS

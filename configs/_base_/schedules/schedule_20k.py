@@ -12,4 +12,6 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    # draws every 50th validation image into the visualizer's backends (TensorBoard, vis_data/);
+    # tools/test.py draws only with --show-dir
+    visualization=dict(type='SegVisualizationHook', draw=True, interval=50))
