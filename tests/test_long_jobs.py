@@ -320,8 +320,9 @@ def fake_tool(command, env=None):
         open(osp.join(step_dir, 'last_checkpoint'), 'w').write(
             osp.join(step_dir, f'iter_{iters}.pth'))
     else:
-        metrics = command[command.index('--metrics') + 1]
-        json.dump(dict(mIoU=1.0, checkpoint=command[3]), open(metrics, 'w'))
+        metrics_dir = command[command.index('--metrics-dir') + 1]
+        json.dump(dict(mIoU=1.0, checkpoint=command[3]),
+                  open(osp.join(metrics_dir, 'metrics.json'), 'w'))
     return subprocess.CompletedProcess(command, 0)
 
 

@@ -1,4 +1,5 @@
 """Samplers that skip finished work and shard the rest over ranks, each index exactly once."""
+import logging
 import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -55,7 +56,8 @@ class PendingSampler(Sampler):
             print_log(f'redoing {len(damaged)} damaged output file{"s" * (len(damaged) > 1)}: '
                       + '; '.join(damaged[:MAX_REPORTED])
                       + (f'; ... and {len(damaged) - MAX_REPORTED} more'
-                         if len(damaged) > MAX_REPORTED else ''), logger='current')
+                         if len(damaged) > MAX_REPORTED else ''), logger='current',
+                      level=logging.WARNING)
         self.damaged = damaged
         JobProgress.start(total=len(dataset), done=len(dataset) - len(self.pending))
         if group_by_size:

@@ -11,7 +11,6 @@ import os.path as osp
 import tarfile
 from typing import Dict, List, Optional, Sequence
 
-from mmengine.logging import print_log
 
 from ..datasets.seeds import write_label_map
 from ..io import atomic_write
@@ -67,8 +66,8 @@ class PredictionWriter(ImageJobWriter):
             archive = osp.join(self.out_dir, 'results.tgz')
             with atomic_write(archive) as f, tarfile.open(fileobj=f, mode='w:gz') as tar:
                 tar.add(osp.join(self.out_dir, 'results'), arcname='results')
-            print_log(f'{counts["written"]} predictions in {self.png_dir}; upload {archive} to '
-                      'the VOC evaluation server', logger='current')
+            print(f'{counts["written"]} predictions in {self.png_dir}; upload {archive} to the '
+                  'VOC evaluation server')  # compute_metrics runs on rank 0 only
         else:
-            print_log(f'{counts["written"]} predictions in {self.png_dir}', logger='current')
+            print(f'{counts["written"]} predictions in {self.png_dir}')
         return counts
