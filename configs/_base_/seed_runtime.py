@@ -4,6 +4,9 @@ _base_ = './default_runtime.py'
 test_cfg = dict(type='TestLoop')
 # frozen model: no DDP in distributed runs
 model_wrapper_cfg = dict(type='InferenceWrapper')
+# ranks meet only while the job is built (one may be downloading weights) and at the end, where
+# the writer gathers through files, not in a collective: a long timeout costs nothing
+env_cfg = dict(dist_cfg=dict(timeout=3 * 3600))
 default_hooks = dict(timer=dict(type='IterTimerHook'),
                      logger=dict(type='LoggerHook', interval=100))
 custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]

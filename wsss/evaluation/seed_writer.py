@@ -9,27 +9,28 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 
 from ..datasets.seeds import confidence_path, seed_path, write_confidence, write_label_map
 from ..datasets.transforms import ImageLoadError
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
+from .rank_collect import FileCollectMetric, clear_rank_files
 from .seed_eval import save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
 
 
 @METRICS.register_module()
-class SeedWriter(BaseMetric):
+class SeedWriter(FileCollectMetric):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
     ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
-    it was given; nothing is gathered but their names. Seed quality is measured afterwards from
+    it was given; nothing is gathered but their names, through files (a rank that finishes early
+    waits outside any collective: :class:`FileCollectMetric`). Seed quality is measured afterwards from
     the files (tools/eval_seeds.py), over the whole split, resumed runs included.
 
     The work after the model runs in a :class:`BoundedPool` of ``workers`` CPU processes, fed as
@@ -60,6 +61,7 @@ class SeedWriter(BaseMetric):
         self.seed_dir, self.cam_dir, self.show_dir = seed_dir, cam_dir, show_dir
         self.save_confidence = save_confidence
         self.failed_file, self.strict = failed_file, strict
+        clear_rank_files(seed_dir)
         self.pool = BoundedPool(workers)
         self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
@@ -90,6 +92,9 @@ class SeedWriter(BaseMetric):
             self.results.append(('written', name))
             for step, s in seconds.items():
                 self.seconds[step] += s
+
+    def collect_folder(self) -> str:
+        return self.seed_dir
 
     def evaluate(self, size: int) -> dict:
         start = time.perf_counter()

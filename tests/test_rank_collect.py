@@ -1,0 +1,64 @@
+"""The end of a distributed writing job: ranks gather through files, the runtimes' timeouts."""
+import os
+import os.path as osp
+import threading
+import time
+
+from mmengine.config import Config
+
+from wsss.evaluation import rank_collect
+from wsss.evaluation.rank_collect import RANK_DIR, clear_rank_files, gather_by_files
+
+
+def as_rank(monkeypatch, rank: int, world: int) -> None:
+    monkeypatch.setattr(rank_collect, 'get_dist_info', lambda: (rank, world))
+    monkeypatch.setattr(rank_collect, 'is_main_process', lambda: rank == 0)
+    monkeypatch.setattr(rank_collect, 'barrier', lambda: None)
+
+
+def test_an_early_rank_waits_for_the_files_of_the_others(tmp_path, monkeypatch):
+    """Rank 1 finishes first and waits, outside any collective, until rank 0's file appears;
+    both get every rank's results, rank 0's first; rank 0 cleans up."""
+    out = str(tmp_path)
+    meet = threading.Barrier(2, timeout=5)  # the two ranks' barrier
+    as_rank(monkeypatch, 1, 2)
+    monkeypatch.setattr(rank_collect, 'barrier', meet.wait)
+    got = {}
+    late = threading.Thread(target=lambda: got.update(
+        r1=gather_by_files([('written', 'b')], out, poll_s=0.01)))
+    late.start()
+    time.sleep(0.2)
+    assert late.is_alive()  # still waiting for rank 0
+    assert os.listdir(osp.join(out, RANK_DIR)) == ['2-1.pkl']
+    as_rank(monkeypatch, 0, 2)
+    monkeypatch.setattr(rank_collect, 'barrier', meet.wait)
+    r0 = gather_by_files([('written', 'a'), ('failed', 'x', 'bad')], out, poll_s=0.01)
+    late.join(5)
+    assert r0 == [('written', 'a'), ('failed', 'x', 'bad'), ('written', 'b')]
+    assert got['r1'] == r0
+    assert not osp.exists(osp.join(out, RANK_DIR))
+
+
+def test_one_process_gathers_its_own_results_without_files(tmp_path, monkeypatch):
+    as_rank(monkeypatch, 0, 1)
+    assert gather_by_files([1, 2], str(tmp_path)) == [1, 2]
+    assert os.listdir(tmp_path) == []
+
+
+def test_rank_files_of_a_killed_run_are_removed_when_the_writer_is_built(tmp_path, monkeypatch):
+    folder = tmp_path / RANK_DIR
+    folder.mkdir()
+    (folder / '2-0.pkl').write_bytes(b'stale')
+    as_rank(monkeypatch, 1, 2)
+    clear_rank_files(str(tmp_path))
+    assert os.listdir(folder) == ['2-0.pkl']  # only rank 0 removes
+    as_rank(monkeypatch, 0, 2)
+    clear_rank_files(str(tmp_path))
+    assert os.listdir(folder) == []
+
+
+def test_seed_and_sam_runtimes_give_collectives_hours():
+    for name, hours in (('seed_runtime', 3), ('sam_runtime', 3), ('tuss_runtime', 3),
+                        ('default_runtime', 0.5)):
+        cfg = Config.fromfile(f'configs/_base_/{name}.py')
+        assert cfg.env_cfg.dist_cfg == dict(backend='nccl', timeout=int(hours * 3600)), name
