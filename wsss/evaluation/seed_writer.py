@@ -30,8 +30,8 @@ class SeedWriter(FileCollectMetric):
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
     it was given; nothing is gathered but their names, through files (a rank that finishes early
-    waits outside any collective: :class:`FileCollectMetric`). Seed quality is measured afterwards from
-    the files (tools/eval_seeds.py), over the whole split, resumed runs included.
+    waits outside any collective: :class:`FileCollectMetric`). Seed quality is measured
+    afterwards from the files (tools/eval_seeds.py), over the whole split, resumed runs included.
 
     The work after the model runs in a :class:`BoundedPool` of ``workers`` CPU processes, fed as
     predictions come: the seeder, when the model left it to the writer (``defer_seeding``:

@@ -229,8 +229,8 @@ class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
         """The decoder's low-res masks and predicted IoUs (fp32) of a batch of point prompts
         (crop pixels, on the device), three levels per point; nothing is filtered here."""
         model, device = self.predictor.model, self.predictor.device
-        new_h, new_w = ResizeLongestSide.get_preprocess_shape(*im_size,
-                                                              self.predictor.transform.target_length)
+        target = self.predictor.transform.target_length
+        new_h, new_w = ResizeLongestSide.get_preprocess_shape(*im_size, target)
         # ResizeLongestSide.apply_coords, in float64 on the device
         in_points = points * torch.tensor([new_w / im_size[1], new_h / im_size[0]],
                                           dtype=points.dtype, device=device)
