@@ -1,13 +1,17 @@
-"""The end of a distributed writing job: ranks gather through files, the runtimes' timeouts."""
+"""The end of a distributed writing job: ranks gather through files, the runtimes' timeouts;
+the CPU workers' scheduling beside a GPU."""
 import os
 import os.path as osp
 import threading
 import time
 
+import pytest
+import torch
 from mmengine.config import Config
 
 from wsss.evaluation import rank_collect
 from wsss.evaluation.rank_collect import RANK_DIR, clear_rank_files, gather_by_files
+from wsss.utils.workers import BoundedPool
 
 
 def as_rank(monkeypatch, rank: int, world: int) -> None:
@@ -62,3 +66,12 @@ def test_seed_and_sam_runtimes_give_collectives_hours():
                         ('default_runtime', 0.5)):
         cfg = Config.fromfile(f'configs/_base_/{name}.py')
         assert cfg.env_cfg.dist_cfg == dict(backend='nccl', timeout=int(hours * 3600)), name
+
+
+@pytest.mark.skipif(not hasattr(os, 'SCHED_IDLE'), reason='Linux scheduling classes')
+@pytest.mark.parametrize('cuda,policy', [(False, 'SCHED_IDLE'), (True, 'SCHED_OTHER')])
+def test_pool_workers_yield_to_a_cpu_model_but_not_beside_a_gpu(cuda, policy, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    pool = BoundedPool(workers=1)
+    pool.submit(os.sched_getscheduler, 0)
+    assert pool.close() == [getattr(os, policy)]

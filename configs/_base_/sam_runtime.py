@@ -14,8 +14,10 @@ custom_hooks = [dict(type='ProgressBarHook')]
 sam_pipeline = [dict(type='LoadImage', record_errors=True), dict(type='PackWSSSInputs')]
 test_dataloader = dict(
     batch_size=4,  # images keep their own sizes: the model runs them one by one
-    num_workers=4,
+    num_workers=None,  # from the cores per rank (wsss.utils.workers.loader_workers)
     persistent_workers=False,
     sampler=dict(type='PendingSampler', out_files=[]),  # skips finished images, shards over ranks
     dataset=dict(pipeline=sam_pipeline))
-test_evaluator = dict(type='SAMMaskWriter')
+# clean-up, filter and RLE of the masks in this many CPU processes (None: the rank's cores
+# that the model and the loader leave)
+test_evaluator = dict(type='SAMMaskWriter', workers=None)

@@ -36,8 +36,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
 
     The work dir is, in order: ``--work-dir``, the config's ``work_dir``, ``work_dirs/<config
     name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL). A
-    dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (two
-    processes beside a GPU, none where the model runs on the CPU).
+    dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (a
+    third of a rank's cores beside a GPU, none where the model runs on the CPU).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path} not found')

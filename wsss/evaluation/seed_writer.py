@@ -46,7 +46,8 @@ class SeedWriter(FileCollectMetric):
 
     Args:
         workers: post-processing processes; None: the cores this rank may use that the model
-            leaves free (:func:`wsss.utils.workers.spare_cores`): all of them beside a GPU;
+            leaves free (:func:`wsss.utils.workers.spare_cores`): beside a GPU those its process
+            and the loader leave;
             on a CPU-only machine those beyond torch's threads.
     """
 
