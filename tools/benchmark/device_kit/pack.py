@@ -5,13 +5,16 @@ Python, torch and a GPU, and no registry.
     python tools/benchmark/device_kit/pack.py --python-version 3.11 --torchvision '0.28.*' \
         --out /tmp/kit.tar.gz                                     # a local torch 2.13 check
 
-There:  tar xzf device_kit.tar.gz && cd device_kit && bash run.sh [bench_sam.py options]
+There:  tar xzf device_kit.tar.gz && bash device_kit/run.sh bench_sam.py [options]
+        bash device_kit/run.sh bench_clip.py [options]
 
-Inside: the benchmark scripts; wsss's torch-only modules (the SAM generator and builder), with
-empty package ``__init__`` files in place of wsss's, which register mmengine models; and the
-wheels they import, fetched with ``pip download --only-binary=:all:`` for the target's Python
-(segment-anything, torchvision of the target's torch, pillow, numpy, pycocotools). run.sh
-installs the wheels into ./site without an index and runs the benchmark with the GPU's torch.
+Inside: the benchmark scripts; wsss's torch-only modules (the SAM generator and builder, the
+CLIP dense encoder, the CAM functions), with empty package ``__init__`` files in place of
+wsss's, which register mmengine models; and the wheels they import, fetched with ``pip download
+--only-binary=:all:`` for the target's Python (segment-anything, open_clip and its tokenizer's
+ftfy / wcwidth / regex / tqdm, torchvision of the target's torch, pillow, numpy, pycocotools).
+run.sh installs the wheels into ./site without an index and runs a benchmark with the GPU's
+torch.
 """
 import argparse
 import os
@@ -24,17 +27,21 @@ import tempfile
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 KIT = osp.dirname(osp.abspath(__file__))
-SCRIPTS = ('bench_sam.py',)
-MODULES = ('wsss/__init__.py', 'wsss/models/sam/generator.py', 'wsss/models/sam/build.py')
-EMPTY_INITS = ('wsss/models/__init__.py', 'wsss/models/sam/__init__.py')
-WHEELS = ('segment_anything', 'pillow', 'numpy<3', 'pycocotools')
+SCRIPTS = ('bench_sam.py', 'bench_clip.py')
+MODULES = ('wsss/__init__.py', 'wsss/models/sam/generator.py', 'wsss/models/sam/build.py',
+           'wsss/models/cam.py', 'wsss/models/clip/encoder.py')
+EMPTY_INITS = ('wsss/models/__init__.py', 'wsss/models/sam/__init__.py',
+               'wsss/models/clip/__init__.py')
+WHEELS = ('segment_anything', 'pillow', 'numpy<3', 'pycocotools', 'open_clip_torch', 'ftfy',
+          'wcwidth', 'regex', 'tqdm')
 LIMIT = 64 * 2 ** 20
 RUN = '''#!/bin/bash
-# Installs the wheels beside this file into ./site (no index), then runs bench_sam.py.
+# bash run.sh bench_sam.py|bench_clip.py [options]: installs the wheels beside this file into
+# ./site (no index) once, then runs the benchmark with this machine's torch.
 set -e
 cd "$(dirname "$0")"
 [ -d site ] || python3 -m pip install -q --no-index --no-deps --target site wheels/*.whl
-PYTHONPATH="$PWD:$PWD/site" exec python3 bench_sam.py "$@"
+PYTHONPATH="$PWD:$PWD/site" exec python3 "$@"
 '''
 
 

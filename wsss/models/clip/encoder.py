@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from ...utils.weights import WEIGHTS_DIR_ENV, local_weights, url_file_name
 
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
@@ -50,6 +49,8 @@ def build_clip(name: str = 'ViT-B-16',
             e.g. a LAION ViT-B-16 file.
         cache_dir: download cache for pretrained tags (open_clip's default when None).
     """
+    # the weights finder needs mmengine, which the encoder itself does not (device_kit/)
+    from ...utils.weights import WEIGHTS_DIR_ENV, local_weights
     if checkpoint_format not in CHECKPOINT_FORMATS:
         raise ValueError(f'checkpoint_format must be one of {CHECKPOINT_FORMATS}, '
                          f'got {checkpoint_format!r}')
@@ -93,6 +94,7 @@ def build_clip(name: str = 'ViT-B-16',
 
 def _openai_file_name(name: str) -> Optional[str]:
     """The file name of OpenAI's release of ``name`` (``ViT-B-16.pt``, ``ViT-L-14-336px.pt``)."""
+    from ...utils.weights import url_file_name
     url = open_clip.get_pretrained_cfg(name, 'openai').get('url')
     return url_file_name(url) if url else None
 
