@@ -1,5 +1,5 @@
-"""The end of a distributed writing job: ranks gather through files, the runtimes' timeouts;
-the CPU workers' scheduling beside a GPU."""
+"""Long jobs on GPUs: ranks gather through files, the runtimes' timeouts, the CPU workers'
+scheduling beside a GPU, size batches ordered by label count."""
 import os
 import os.path as osp
 import threading
@@ -75,3 +75,22 @@ def test_pool_workers_yield_to_a_cpu_model_but_not_beside_a_gpu(cuda, policy, mo
     pool = BoundedPool(workers=1)
     pool.submit(os.sched_getscheduler, 0)
     assert pool.close() == [getattr(os, policy)]
+
+
+def test_size_batches_put_images_with_as_many_labels_together(tmp_path):
+    """Same size: fewer labels first (a batch's backward runs once per class slot of its image
+    with the most labels); a smaller size still comes first whatever its labels."""
+    from conftest import write_image
+
+    from wsss.datasets import ImageFolderDataset, PendingSeedSampler
+    labels = {'a.jpg': 'cat, dog, bird', 'b.jpg': 'cat', 'c.jpg': 'dog, bird', 'd.jpg': 'bird',
+              'e.jpg': 'cat, dog, bird'}
+    for name in labels:
+        write_image(str(tmp_path / 'img' / name), 30 if name == 'e.jpg' else 40, 60)
+    (tmp_path / 'labels.csv').write_text(''.join(f'{n}, {c}\n' for n, c in labels.items()))
+    dataset = ImageFolderDataset(img_dir=str(tmp_path / 'img'),
+                                 labels_file=str(tmp_path / 'labels.csv'),
+                                 classes=['cat', 'dog', 'bird'])
+    order = list(PendingSeedSampler(dataset, str(tmp_path / 'seeds'), group_by_size=True))
+    names = [dataset.get_data_info(i)['img_name'] for i in order]
+    assert names == ['e', 'b', 'd', 'c', 'a']
