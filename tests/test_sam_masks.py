@@ -19,8 +19,8 @@ from torchvision.ops import batched_nms
 
 from wsss.datasets.synthetic import make_sample, make_synthetic_voc
 from wsss.models.sam import (LevelAwareMaskGenerator, SAMMaskError, build_sam, decode_masks,
-                             level_scores, load_mask_array, load_masks, mask_path,
-                             rock_sand_water_keep, save_masks)
+                             finish_masks, level_scores, load_mask_array, load_masks, mask_path,
+                             rock_sand_water_keep, save_masks, unpack_dense)
 from wsss.models.sam.build import SAM_URLS
 from wsss.registry import MODELS
 
@@ -141,7 +141,7 @@ def test_generator_returns_the_stock_generators_masks(case, image):
     sam = tiny_sam(discs)
     settings = {**FMA, **settings}
     expected = SamAutomaticMaskGenerator(sam, output_mode='coco_rle', **settings).generate(image)
-    ours = LevelAwareMaskGenerator(sam, points_per_batch=50, **settings,
+    ours = LevelAwareMaskGenerator(sam, points_per_batch=50, crop_batch=1, **settings,
                                    **NO_LEVELS).generate(image)
     for mask in ours:
         assert mask.pop('level') in (0, 1, 2)
@@ -217,7 +217,11 @@ def test_model_runs_the_generator_on_rgb(image):
     model = MODELS.build(Config.fromfile(osp.join(ROOT, TINY_CFG)).model)
     bgr = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1)
     out, = model.predict([bgr], [SegDataSample()])
-    assert out.sam_masks == model.generator.generate(image) and out.sam_masks
+    expected = model.generator.generate(image)
+    assert finish_masks(unpack_dense(out.sam_dense), **out.sam_finish) == expected and expected
+    model.defer_finish = False
+    out, = model.predict([bgr], [SegDataSample()])
+    assert out.sam_masks == expected
 
 
 @pytest.fixture(scope='module')

@@ -119,7 +119,11 @@ def test_default_workers_are_the_cores_the_model_leaves_free(monkeypatch):
     monkeypatch.setattr(torch, 'get_num_threads', lambda: 16)
     assert BoundedPool().workers == 0  # a CPU model on every core: the tasks run inline
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    assert BoundedPool().workers == 16
+    assert BoundedPool().workers == 16 - 1 - 4  # the model's process and 4 loaders aside
+    monkeypatch.setattr(workers, 'cores_per_rank', lambda: 2)  # 8 GPUs on 16 cores
+    assert (BoundedPool().workers, workers.loader_workers()) == (1, 1)
+    monkeypatch.setattr(workers, 'cores_per_rank', lambda: 8)
+    assert (BoundedPool().workers, workers.loader_workers()) == (5, 2)
     monkeypatch.undo()
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(16)), raising=False)
     monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
@@ -137,7 +141,7 @@ def test_seed_loader_workers_default_to_none_beside_a_cpu_model(monkeypatch):
     monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)
     assert load_config(config).test_dataloader.num_workers == 1  # the one core it leaves free
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    assert load_config(config).test_dataloader.num_workers == 2
+    assert load_config(config).test_dataloader.num_workers == 1  # a third of 2 cores, >= 1
     args = argparse.Namespace(work_dir=None, launcher='none', local_rank=0,
                               cfg_options={'test_dataloader.num_workers': 5})
     assert load_config(config, args).test_dataloader.num_workers == 5  # a number is kept

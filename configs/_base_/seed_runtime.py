@@ -5,6 +5,9 @@ test_cfg = dict(type='TestLoop')
 # frozen model: no DDP in distributed runs
 model_wrapper_cfg = dict(type='InferenceWrapper')
 tensorboard = False  # nothing trains: mmengine's JSON scalars are enough
+# ranks meet only while the job is built (one may be downloading weights) and at the end, where
+# the writer gathers through files, not in a collective: a long timeout costs nothing
+env_cfg = dict(dist_cfg=dict(timeout=3 * 3600))
 default_hooks = dict(timer=dict(type='IterTimerHook'),
                      logger=dict(type='LoggerHook', interval=100))
 custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='ProgressBarHook')]
@@ -18,14 +21,14 @@ stage_one_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=4,  # images keep their own sizes: the model runs them one by one
-    # None: two loader processes beside a GPU (raise it where the GPU runs faster than two
-    # load), none where the model runs on the CPU: there decoding and resizing in the model's
-    # process cost ~1% of an image, loader processes take time from the model's threads
+    # None: beside a GPU a third of the rank's cores (1..4), none where the model runs on the
+    # CPU: there decoding and resizing in the model's process cost ~1% of an image, loader
+    # processes take time from the model's threads
     num_workers=None,
     persistent_workers=False,
     sampler=dict(type='PendingSeedSampler'),  # skips finished images, shards over ranks
     dataset=dict(pipeline=stage_one_pipeline))
 # the seeder, PNG encoding and CAM saving run in this many CPU processes beside the model
-# (None: the cores of each rank the model leaves free, all of them beside a GPU; 0: in the
-# model's process)
+# (None: the cores of each rank the model leaves free, beside a GPU those the model's process
+# and the loader leave; 0: in the model's process)
 test_evaluator = dict(type='SeedWriter', workers=None)

@@ -13,12 +13,15 @@ model = dict(
     max_long_side=1024,
     generator=dict(
         # segment-anything's "heavy" settings
-        points_per_side=32, points_per_batch=64, pred_iou_thresh=0.86,
+        points_per_side=32, points_per_batch=256, pred_iou_thresh=0.86,
         stability_score_thresh=0.92, stability_score_offset=1.0, box_nms_thresh=0.7,
         crop_n_layers=1, crop_nms_thresh=0.7, crop_overlap_ratio=512 / 1500,
         crop_n_points_downscale_factor=2, min_mask_region_area=100,
         # FMA-WSSS's level-aware changes, per level (sub-part, part, whole)
         score_thresh_offset=(0.0, 0.0, 0.1), score_nms_offset=(0.0, 0.0, 1.0),
-        rock_sand_water_thresh=0.3))
+        rock_sand_water_thresh=0.3,
+        # speed only: prompts per decoder call, crops per encoder call (the masks do not change
+        # beyond float rounding); float32 as released, 'bfloat16' for speed on GPUs
+        crop_batch=5, dtype='float32'))
 test_dataloader = dict(dataset=dict(type='VOC12Dataset', data_root='data/VOCdevkit/VOC2012',
                                     split='train'))

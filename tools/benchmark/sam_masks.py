@@ -3,9 +3,11 @@
 Generators, at the same settings:
 
   stock      segment-anything's SamAutomaticMaskGenerator ('coco_rle' output)
-  wsss       LevelAwareMaskGenerator with offsets (0, 0, 0) and no rock-sand-water filter: must
-             return exactly the stock masks (checked; exit 1 otherwise)
-  wsss-fma   LevelAwareMaskGenerator with FMA-WSSS's level-aware changes (other masks)
+  wsss       LevelAwareMaskGenerator with offsets (0, 0, 0) and no rock-sand-water filter, one
+             crop per encoder call: must return exactly the stock masks (checked; exit 1
+             otherwise)
+  wsss-fma   LevelAwareMaskGenerator with FMA-WSSS's level-aware changes (other masks) and its
+             default crop batch (all crops in one encoder call); bfloat16: device_kit/
 
 Settings are FMA-WSSS's (32 points a side, one crop layer, IoU 0.86, stability 0.92, small
 regions < 100 px removed); on a CPU the defaults are smaller (8 points a side, no crop layer,
@@ -62,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='SAM weights of --model-type (default: random)')
     parser.add_argument('--points-per-side', type=int, help='default: 32 CUDA, 8 CPU')
     parser.add_argument('--crop-n-layers', type=int, help='default: 1 CUDA, 0 CPU')
-    parser.add_argument('--points-per-batch', type=int, default=64,
+    parser.add_argument('--points-per-batch', type=int, default=256,
                         help="wsss generators' prompt batch (the stock one keeps its 64)")
     parser.add_argument('--memory-of', choices=GENERATORS, help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
@@ -99,9 +101,10 @@ def make_generator(name: str, sam: Sam,
                     min_mask_region_area=100)
     if name == 'stock':
         return SamAutomaticMaskGenerator(sam, output_mode='coco_rle', **settings)
-    levels = NO_LEVELS if name == 'wsss' else {}
-    return LevelAwareMaskGenerator(sam, points_per_batch=args.points_per_batch, **settings,
-                                   **levels)
+    if name == 'wsss':
+        return LevelAwareMaskGenerator(sam, points_per_batch=args.points_per_batch, crop_batch=1,
+                                       **settings, **NO_LEVELS)
+    return LevelAwareMaskGenerator(sam, points_per_batch=args.points_per_batch, **settings)
 
 
 def make_images(n: int) -> List[np.ndarray]:

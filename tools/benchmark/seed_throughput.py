@@ -24,17 +24,21 @@ CAMs and the one-by-one fp32 CAMs of the same model, over the first ``--batch`` 
 2), on the patch grid: of the GradCAMs, and after CAA (whose box threshold turns a GradCAM
 rounding difference at a box's edge into a larger one).
 
-Per run: images/s over the whole job (from the first image asked for to the last file written;
-model building excluded), peak memory over the same span (the sum of the proportional set sizes,
-PSS, of the process and all its children: dataloader and pool workers; read when their summed
+Per run: images/s in steady state (from the end of the first --warmup images, which pay for the
+loader's and the pool's start and for kernel autotuning, to the last file written; model
+building excluded; --warmup 0 times the whole job), the GPU's peak allocated memory
+(torch.cuda.max_memory_allocated, on a GPU), peak host memory over the whole run (the sum of
+the proportional set sizes, PSS, of the process and all its children: dataloader and pool
+workers; read when their summed
 RSS, sampled every 50 ms, reaches a new high, and every 2 s: a peak shorter than that can be
 missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM), CAA (affinity
-+ refinement; resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load is the model's
-wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside the model), and
-"wait" is the model blocked on a full pool or at the end. The seed pixels where baseline and wsss
-differ are counted: their GradCAMs differ in float rounding only, but with random weights the
-attention is nearly uniform and CAA min-max-normalises nearly flat maps, which amplifies that
-noise (tests/test_seed_jobs.py checks that the pool writes the same files as the model's process).
++ refinement; resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
+is the model's wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside
+the model), and "wait" is the model blocked on a full pool or at the end. The seed pixels where
+baseline and wsss differ are counted: their GradCAMs differ in float rounding only, but with
+random weights the attention is nearly uniform and CAA min-max-normalises nearly flat maps, which
+amplifies that noise (tests/test_seed_jobs.py checks that the pool writes the same files as the
+model's process).
 
     python tools/benchmark/seed_throughput.py --images 8 --repeats 2    # ~15 min on 2 cores
     python tools/benchmark/seed_throughput.py --device cuda --images 200
@@ -202,8 +206,10 @@ def load_cfg(method: str, data: str, work: str):
     return cfg
 
 
-def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory') -> float:
-    """The released code's order with wsss's pieces; returns the job's seconds."""
+def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory',
+                 warmup: int = 0) -> float:
+    """The released code's order with wsss's pieces; returns the seconds from the end of the
+    first ``warmup`` images to the end of the job."""
     import torch
 
     from wsss.datasets.seeds import confidence_path, seed_path, write_confidence, write_label_map
@@ -233,6 +239,9 @@ def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory') ->
         text = model.text_features()
     later = []  # CRF / SAMS run after all CAMs, as the released scripts do
     for i in range(len(dataset)):
+        if i == warmup:
+            synchronize(cfg.device)
+            start = time.perf_counter()
         data = load(i)
         meta = data['data_samples'].metainfo
         labels = torch.as_tensor(np.asarray(meta['img_labels']), device=cfg.device)
@@ -254,13 +263,17 @@ def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory') ->
             later.append((cams, class_ids, meta))
     for item in later:
         seed_and_write(*item)
+    synchronize(cfg.device)
     return time.perf_counter() - start
 
 
 def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', options: dict,
-             profile: bool = False, batch: int = 0, autocast: Optional[str] = None) -> float:
+             profile: bool = False, batch: int = 0, autocast: Optional[str] = None,
+             warmup: int = 0) -> float:
     """tools/generate_seeds.py's test loop, timed (and profiled, with ``profile``: the model's
-    process, torch.profiler's table of operators by total CPU time); returns the job's seconds."""
+    process, torch.profiler's table of operators by total CPU time); returns the seconds from
+    the end of the batch that completes the first ``warmup`` images (the loader's and the
+    pool's start, kernel autotuning) to the last file written (the pool drained)."""
     import torch
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
@@ -285,25 +298,31 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
         """Load: from the end of one iteration (or the start) to the next batch's arrival."""
 
         def before_test_epoch(self, runner) -> None:
-            self.last = time.perf_counter()
+            self.last, self.images = time.perf_counter(), 0
+            watch.start = self.last if warmup == 0 else None
 
         def before_test_iter(self, runner, batch_idx, data_batch=None) -> None:
             watch.seconds['load'] += time.perf_counter() - self.last
 
         def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            self.images += len(outputs)
+            if watch.start is None and self.images >= warmup:
+                synchronize(cfg.device)
+                watch.start, watch.warm_images = time.perf_counter(), self.images
             self.last = time.perf_counter()
 
     torch.manual_seed(0)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(Clock())
     monitor.start()
-    start = time.perf_counter()
+    watch.warm_images = 0
     if profile:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             runner.test()
     else:
         runner.test()
-    seconds = time.perf_counter() - start
+    synchronize(cfg.device)
+    seconds = time.perf_counter() - watch.start
     if profile:
         print(prof.key_averages().table(sort_by='cpu_time_total', row_limit=25))
     if batch or autocast:
@@ -316,6 +335,12 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     watch.seconds['write'] = writer.seconds['write']
     watch.seconds['wait'] = writer.seconds['wait']
     return seconds
+
+
+def synchronize(device: str) -> None:
+    import torch
+    if str(device).startswith('cuda'):
+        torch.cuda.synchronize()
 
 
 def cam_difference(model, dataset, n: int) -> Dict[str, float]:
@@ -353,19 +378,30 @@ def child(args: argparse.Namespace) -> None:
     watch = Stopwatch()
     seed_dir = osp.join(args.work, 'seeds')
     monitor = PeakMemory()
-    seconds = run_wsss(cfg, seed_dir, watch, monitor, args.cfg_options, args.profile,
-                       args.batch, args.autocast) \
-        if args.run == 'wsss' else \
-        run_baseline(cfg, seed_dir, watch, monitor)
+    if args.run == 'wsss':
+        seconds = run_wsss(cfg, seed_dir, watch, monitor, args.cfg_options, args.profile,
+                           args.batch, args.autocast, args.warmup)
+        timed = args.images - watch.warm_images
+        if timed <= 0:
+            raise SystemExit(f'error: no image left to time after --warmup {args.warmup} '
+                             f'(whole batches of {cfg.test_dataloader.batch_size}): raise --images')
+    else:
+        seconds = run_baseline(cfg, seed_dir, watch, monitor, args.warmup)
+        timed = args.images - args.warmup
     peak = monitor.stop()
-    print('RESULT ' + json.dumps(dict(seconds=seconds, peak_mib=peak, stages=watch.seconds,
+    import torch
+    gpu_peak = torch.cuda.max_memory_allocated() / 2 ** 20 \
+        if str(args.device).startswith('cuda') else None
+    print('RESULT ' + json.dumps(dict(seconds=seconds, images=timed, peak_mib=peak,
+                                      gpu_peak_mib=gpu_peak, stages=watch.seconds,
                                       cam_difference=getattr(watch, 'cam_difference', None))))
 
 
 # ---------------------------------------------------------------- parent
 def run_child(args, method: str, variant: str, data: str, work: str) -> dict:
     cmd = [sys.executable, __file__, '--run', variant, '--method', method, '--data', data,
-           '--work', work, '--device', args.device, '--batch', str(args.batch)] + \
+           '--work', work, '--device', args.device, '--batch', str(args.batch),
+           '--images', str(args.images), '--warmup', str(args.warmup)] + \
         (['--autocast', args.autocast] if args.autocast else []) + \
         (['--profile'] if args.profile else []) + \
         (['--cfg-options', *(f'{k}={v}' for k, v in args.cfg_options.items())]
@@ -407,11 +443,19 @@ def main() -> int:
                              '--batch)')
     parser.add_argument('--autocast', choices=['fp16', 'bf16'],
                         help='wsss runs: the ViT under torch.autocast (generate_seeds --autocast)')
+    parser.add_argument('--warmup', type=int, default=None, metavar='N',
+                        help='images not timed at the start (the loader and pool start, kernel '
+                             'autotuning), rounded up to whole batches; default 0 on the CPU, '
+                             '16 on a GPU')
     parser.add_argument('--run', choices=['baseline', 'wsss'], help=argparse.SUPPRESS)
     parser.add_argument('--method', choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument('--data', help=argparse.SUPPRESS)
     parser.add_argument('--work', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.warmup is None:
+        args.warmup = 0 if args.device == 'cpu' else 16
+    if not 0 <= args.warmup < args.images:
+        raise SystemExit(f'error: --warmup must be in [0, --images), got {args.warmup}')
     if args.run:
         child(args)
         return 0
@@ -422,7 +466,7 @@ def main() -> int:
     print(f'device {args.device}, torch {torch.__version__}, {os.cpu_count()} CPUs, ViT-B/16 '
           f'(random weights), {args.images} images 500x375, {args.repeats} repeat(s), wsss: '
           f'batch {args.batch or 1}, autocast {args.autocast or "off (fp32)"}\n')
-    header = ('| method | variant | run | images/s | peak MiB | '
+    header = ('| method | variant | run | images/s | peak MiB | GPU peak MiB | '
               + ' | '.join(f'{s} s/img (%)' for s in STAGES) + ' | speed-up |')
     print(header + '\n' + '|---' * (header.count('|') - 1) + '|')
     for r in range(args.repeats):
@@ -431,15 +475,17 @@ def main() -> int:
             for variant in ('baseline', 'wsss'):
                 work = osp.join(tmp, f'{method}_{variant}_{r}')
                 results[variant] = run_child(args, method, variant, data, work)
-            base = results['baseline']['seconds']
+            base = results['baseline']['images'] / results['baseline']['seconds']
             for variant, res in results.items():
                 total = sum(res['stages'].values()) or 1
                 stages = ' | '.join(
                     f"{res['stages'][s] / args.images:.2f} ({100 * res['stages'][s] / total:.0f})"
                     for s in STAGES)
+                gpu = res['gpu_peak_mib']
                 print(f"| {NAMES[method]} | {variant} | {r + 1} | "
-                      f"{args.images / res['seconds']:.3f} | {res['peak_mib']:.0f} | {stages} | "
-                      f"{base / res['seconds']:.2f}x |", flush=True)
+                      f"{res['images'] / res['seconds']:.3f} | {res['peak_mib']:.0f} | "
+                      f"{'-' if gpu is None else f'{gpu:.0f}'} | {stages} | "
+                      f"{res['images'] / res['seconds'] / base:.2f}x |", flush=True)
             seeds = [osp.join(tmp, f'{method}_{v}_{r}', 'seeds') for v in ('baseline', 'wsss')]
             cam_diff = results['wsss']['cam_difference']
             print(f'| | seeds: {seed_differences(*seeds)}'

@@ -1,5 +1,6 @@
 """The config handling every tool shares: ``--cfg-options``, ``--work-dir``, ``--launcher``."""
 import argparse
+import datetime
 import gc
 import importlib.util
 import logging
@@ -93,8 +94,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
 
     The work dir is, in order: ``--work-dir``, the config's ``work_dir``, ``work_dirs/<config
     name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL). A
-    dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (two
-    processes beside a GPU, none where the model runs on the CPU).
+    dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (a
+    third of a rank's cores beside a GPU, none where the model runs on the CPU).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path} not found')
@@ -156,7 +157,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     mmengine's launchers call ``torch.cuda.set_device``, which fails without CUDA; a process group
     that already exists makes the Runner skip them. Only torchrun (``--launcher pytorch``)
     describes the group in the environment, so only it is handled here. DDP gets no device ids,
-    as it requires for CPU modules.
+    as it requires for CPU modules. ``dist_cfg.timeout`` (seconds) applies, as mmengine's
+    launchers apply it.
     """
     if cfg.launcher != 'pytorch':
         raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA; on CPU use torchrun '
@@ -173,7 +175,10 @@ def init_cpu_distributed(cfg: Config) -> None:
         wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend=dist_cfg['backend'])
+        timeout = dist_cfg.get('timeout')
+        torch.distributed.init_process_group(
+            backend=dist_cfg['backend'],
+            timeout=None if timeout is None else datetime.timedelta(seconds=timeout))
 
 
 def amp_needs_cuda(cfg: Config) -> None:

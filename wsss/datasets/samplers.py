@@ -3,6 +3,7 @@ import logging
 import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
@@ -31,9 +32,11 @@ class PendingSampler(Sampler):
     remove the temp files a killed run left in the output folders.
 
     ``group_by_size`` orders the pending images by their size (height, width, read from the file
-    headers; stable, so dataset order within a size) before sharding, so that a batch holds
-    images of one size that the model can stack (``model.images_per_forward``); every rank sorts
-    the same list, so each image is still handled once.
+    headers), then by their number of labels (stable, so dataset order within those) before
+    sharding, so that a batch holds images of one size that the model can stack
+    (``model.images_per_forward``) and similar label counts (its backward runs once per class
+    slot of the image with the most labels); every rank sorts the same list, so each image is
+    still handled once.
     """
 
     def __init__(self, dataset: BaseDataset, out_files: Sequence[str],
@@ -61,7 +64,7 @@ class PendingSampler(Sampler):
         self.damaged = damaged
         JobProgress.start(total=len(dataset), done=len(dataset) - len(self.pending))
         if group_by_size:
-            self.pending.sort(key=lambda i: sort_key_size(dataset.get_data_info(i)['img_path']))
+            self.pending.sort(key=lambda i: size_then_labels(dataset.get_data_info(i)))
         barrier()
 
     def __iter__(self) -> Iterator[int]:
@@ -82,6 +85,12 @@ class PendingSeedSampler(PendingSampler):
         if cam_dir:
             out_files.append(osp.join(cam_dir, '{img_name}.npz'))
         super().__init__(dataset, out_files, seed, group_by_size)
+
+
+def size_then_labels(info: dict) -> Tuple[Tuple[int, int], int]:
+    """The sort key of ``group_by_size``: the image's size, then its number of labels."""
+    labels = info.get('img_labels')
+    return sort_key_size(info['img_path']), 0 if labels is None else int(np.sum(labels))
 
 
 def sort_key_size(path: str) -> Tuple[int, int]:

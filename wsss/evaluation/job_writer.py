@@ -9,19 +9,20 @@ import os
 import os.path as osp
 from typing import List, Optional
 
-from mmengine.evaluator import BaseMetric
-
 from ..datasets.transforms import ImageLoadError
 from ..io import atomic_write
 from ..io.progress import JobProgress
+from .rank_collect import FileCollectMetric
 
 MAX_LISTED = 20  # failures printed on the console; failed.json holds all
 
 
-class ImageJobWriter(BaseMetric):
+class ImageJobWriter(FileCollectMetric):
     """Base of the writers: :meth:`skip_failed` for each sample, and ``written`` / ``failed``
     counts as the metrics, the failed ones written to ``failed_file`` as
-    ``[{"file": image path, "reason": message}, ...]`` (removed when a run has none)."""
+    ``[{"file": image path, "reason": message}, ...]`` (removed when a run has none). The ranks'
+    results are gathered through files in :meth:`collect_folder` (:class:`FileCollectMetric`),
+    so a rank that finishes early waits outside any collective."""
 
     def __init__(self, failed_file: Optional[str] = None, strict: bool = False,
                  collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:

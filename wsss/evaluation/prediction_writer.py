@@ -16,6 +16,7 @@ from ..datasets.seeds import write_label_map
 from ..io import atomic_write
 from ..registry import METRICS
 from .job_writer import ImageJobWriter
+from .rank_collect import clear_rank_files
 
 LAYOUTS = ('voc12_server', 'flat')
 
@@ -50,6 +51,10 @@ class PredictionWriter(ImageJobWriter):
             raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
         self.out_dir, self.layout = out_dir, layout
         self.png_dir = voc_server_dir(out_dir) if layout == 'voc12_server' else out_dir
+        clear_rank_files(out_dir)
+
+    def collect_folder(self) -> str:
+        return self.out_dir
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

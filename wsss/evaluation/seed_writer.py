@@ -18,6 +18,7 @@ from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
 from .job_writer import ImageJobWriter
+from .rank_collect import clear_rank_files
 from .seed_eval import save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
@@ -31,8 +32,9 @@ class SeedWriter(ImageJobWriter):
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
-    it was given; nothing is gathered but their names. Seed quality is measured afterwards from
-    the files (tools/eval_seeds.py), over the whole split, resumed runs included.
+    it was given; nothing is gathered but their names, through files (a rank that finishes early
+    waits outside any collective: :class:`FileCollectMetric`). Seed quality is measured
+    afterwards from the files (tools/eval_seeds.py), over the whole split, resumed runs included.
 
     The work after the model runs in a :class:`BoundedPool` of ``workers`` CPU processes, fed as
     predictions come: the seeder, when the model left it to the writer (``defer_seeding``:
@@ -46,7 +48,8 @@ class SeedWriter(ImageJobWriter):
 
     Args:
         workers: post-processing processes; None: the cores this rank may use that the model
-            leaves free (:func:`wsss.utils.workers.spare_cores`): all of them beside a GPU;
+            leaves free (:func:`wsss.utils.workers.spare_cores`): beside a GPU those its process
+            and the loader leave;
             on a CPU-only machine those beyond torch's threads.
     """
 
@@ -60,6 +63,7 @@ class SeedWriter(ImageJobWriter):
         super().__init__(failed_file, strict, collect_device=collect_device, prefix=prefix)
         self.seed_dir, self.cam_dir, self.show_dir = seed_dir, cam_dir, show_dir
         self.save_confidence = save_confidence
+        clear_rank_files(seed_dir)
         self.pool = BoundedPool(workers)
         self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
@@ -90,6 +94,9 @@ class SeedWriter(ImageJobWriter):
                 self.written(name, lost)
             for step, s in seconds.items():
                 self.seconds[step] += s
+
+    def collect_folder(self) -> str:
+        return self.seed_dir
 
     def evaluate(self, size: int) -> dict:
         start = time.perf_counter()

@@ -5,7 +5,6 @@ one image, (h, w) the patch grid, D the joint embedding size, width the ViT widt
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -187,6 +186,7 @@ def box_mask(cam: ArrayLike, threshold: float, released: bool = False) -> torch.
     clipped to (w - 1, h - 1) and used as an exclusive end, so the last row and column of the map
     are never inside a box. Otherwise (the clean rule): ``cam > threshold`` and whole rectangles.
     """
+    import cv2  # only here: the rest of the module is torch-only (device_kit/)
     cam = torch.as_tensor(cam).detach().float().cpu()
     if released:
         quantised = (cam.numpy() * 255).astype(np.uint8)

@@ -96,6 +96,10 @@ class CLIPCAMModel(BaseModel):
         gradcam_target: the scores GradCAM differentiates, 'softmax' (exact) or
             'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.cam.class_scores`);
             None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 'softmax'.
+        encoder_dtype: None (fp32, the default), 'fp16' or 'bf16': the frozen ViT's weights cast
+            once, its inputs with them (the GradCAMs, CAMs and CAA in fp32); on a GPU cheaper
+            than ``autocast``, which casts the frozen weights again at every forward. Not the
+            released arithmetic either (README: Performance gives the CAM difference).
     """
 
     # the GradCAM of the released code: CLIP-ES's bundled pytorch_grad_cam normalises each CAM
@@ -114,11 +118,13 @@ class CLIPCAMModel(BaseModel):
                  fp16_pos_embed: bool = False, released: bool = True, raw_cam: bool = False,
                  images_per_forward: int = 1, autocast: Optional[str] = None,
                  cam_norm_passes: Optional[int] = None, gradcam_target: Optional[str] = None,
+                 encoder_dtype: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
-        if autocast is not None and autocast not in AUTOCAST_DTYPES:
-            raise ValueError(f'model.autocast must be None or one of {list(AUTOCAST_DTYPES)}, '
-                             f'got {autocast!r}')
+        for name, value in (('autocast', autocast), ('encoder_dtype', encoder_dtype)):
+            if value is not None and value not in AUTOCAST_DTYPES:
+                raise ValueError(f'model.{name} must be None or one of '
+                                 f'{list(AUTOCAST_DTYPES)}, got {value!r}')
         if int(images_per_forward) < 1:
             raise ValueError(f'model.images_per_forward must be >= 1, got {images_per_forward}')
         self.images_per_forward, self.autocast = int(images_per_forward), autocast
@@ -146,6 +152,9 @@ class CLIPCAMModel(BaseModel):
         self.template = template
         self.clip = build_clip(**clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers, fp16_pos_embed)
+        # the frozen ViT cast once: autocast would cast its weights again at every forward
+        self.encoder_dtype = AUTOCAST_DTYPES.get(encoder_dtype, torch.float32)
+        self.encoder.to(self.encoder_dtype)
         self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
                                                            clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
@@ -193,14 +202,14 @@ class CLIPCAMModel(BaseModel):
         with torch.enable_grad(), torch.autocast(
                 self.mean.device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
                 enabled=self.autocast is not None):
-            out = self.encoder(self.normalize(images))
+            out = self.encoder(self.normalize(images).to(self.encoder_dtype))
         with torch.enable_grad():
             cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
                                    self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
                                    norm_passes=self.cam_norm_passes,
                                    target=self.gradcam_target)
         if self.caa:
-            affinity = attention_affinity(out.attn, self.sinkhorn_iters)
+            affinity = attention_affinity([a.float() for a in out.attn], self.sinkhorn_iters)
             cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
                     if len(c) else c for c, a in zip(cams, affinity)]
         return [c.detach() for c in cams]

@@ -22,22 +22,28 @@ def cores_per_rank() -> int:
 
 
 def spare_cores() -> int:
-    """The cores of this rank (:func:`cores_per_rank`) that the model's process leaves free:
-    all of them where a GPU runs the model, else those beyond torch's threads (a model on the
-    CPU keeps its threads busy, and a worker beside them only slows it down)."""
+    """Post-processing workers for this rank (:func:`cores_per_rank`): beside a GPU, the cores
+    left when the model's process (one core: it waits on the GPU, partly spinning) and the
+    loader (:func:`loader_workers`) have theirs, at least one; on the CPU, the cores beyond
+    torch's threads (a model on the CPU keeps its threads busy, and a worker beside them only
+    slows it down)."""
     cores = cores_per_rank()
-    if not torch.cuda.is_available():
-        cores -= torch.get_num_threads()
-    return max(0, cores)
+    if torch.cuda.is_available():
+        return max(1, cores - 1 - loader_workers())
+    return max(0, cores - torch.get_num_threads())
 
 
-def loader_workers(most: int = 2) -> int:
-    """Dataloader processes for a job whose model keeps its cores busy: up to ``most`` of the
-    cores it leaves free (:func:`spare_cores`). Beside a GPU that is ``most``; where the model
-    runs on the CPU it is usually 0, and the images are decoded in the model's process (about
-    1% of an image's time there), since loader processes would take time from the model's
-    threads (README: Performance, seed_throughput.py)."""
-    return min(most, spare_cores())
+def loader_workers(most: int = 4) -> int:
+    """Dataloader processes for this rank. Beside a GPU, a third of the rank's cores, at least
+    one and at most ``most`` (JPEG decoding and resizing take a few ms an image: four keep up
+    with a GPU's CAMs; the other cores go to post-processing, :func:`spare_cores`). Where the
+    model runs on the CPU, up to ``most`` of the cores beyond torch's threads, usually 0: the
+    images are then decoded in the model's process (about 1% of an image's time there), since
+    loader processes would take time from the model's threads (README: Performance)."""
+    cores = cores_per_rank()
+    if torch.cuda.is_available():
+        return max(1, min(most, cores // 3))
+    return min(most, max(0, cores - torch.get_num_threads()))
 
 
 def single_thread_worker() -> None:
@@ -54,14 +60,18 @@ def single_thread_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def background_worker() -> None:
-    """Initializer of :class:`BoundedPool`'s workers: :func:`single_thread_worker`, scheduled to
-    run only on otherwise idle cores (Linux ``SCHED_IDLE``; elsewhere the lowest priority).
-    Where the model's process keeps every core busy (a model on the CPU), they take only what
-    it leaves, instead of preempting one of its threads, which stalls all the others at the
-    next barrier of a parallel matrix product; when the pool is full the model waits, and the
-    workers have every core."""
+def background_worker(idle: bool = True) -> None:
+    """Initializer of :class:`BoundedPool`'s workers: :func:`single_thread_worker`, with
+    ``idle`` scheduled to run only on otherwise idle cores (Linux ``SCHED_IDLE``; elsewhere the
+    lowest priority). Where the model's process keeps every core busy (a model on the CPU),
+    they take only what it leaves, instead of preempting one of its threads, which stalls all
+    the others at the next barrier of a parallel matrix product; when the pool is full the model
+    waits, and the workers have every core. Beside a GPU (``idle=False``) the model's process
+    spins in CUDA synchronisations: idle workers would get no core at all, and the GPU would
+    wait for them."""
     single_thread_worker()
+    if not idle:
+        return
     if hasattr(os, 'SCHED_IDLE'):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     else:
@@ -69,8 +79,8 @@ def background_worker() -> None:
 
 
 class BoundedPool:
-    """Runs ``fn(*args)`` in ``workers`` forked low-priority processes
-    (:func:`background_worker`), with at most ``max_pending`` tasks submitted but unfinished:
+    """Runs ``fn(*args)`` in ``workers`` forked processes (:func:`background_worker`: at low
+    priority where no GPU runs the model), with at most ``max_pending`` tasks submitted but unfinished:
     :meth:`submit` blocks while that many are, so memory stays flat however far the producer
     runs ahead. ``workers=0`` runs each task at once, in this process.
 
@@ -110,7 +120,8 @@ class BoundedPool:
         gc.freeze()
         try:
             self._executor = ProcessPoolExecutor(
-                self.workers, multiprocessing.get_context('fork'), initializer=background_worker)
+                self.workers, multiprocessing.get_context('fork'), initializer=background_worker,
+                initargs=(not torch.cuda.is_available(),))
             self._executor.submit(int).result()  # forks the workers now, while the heap is frozen
         finally:
             gc.unfreeze()

@@ -17,8 +17,6 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from ...utils.weights import (WEIGHTS_DIR_ENV, find_weights, local_weights, openai_clip_url,
-                              url_file_name)
 
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
@@ -52,6 +50,8 @@ def build_clip(name: str = 'ViT-B-16',
             e.g. a LAION ViT-B-16 file.
         cache_dir: download cache for pretrained tags (open_clip's default when None).
     """
+    # the weights finder needs mmengine, which the encoder itself does not (device_kit/)
+    from ...utils.weights import WEIGHTS_DIR_ENV, find_weights, local_weights, openai_clip_url
     if checkpoint_format not in CHECKPOINT_FORMATS:
         raise ValueError(f'checkpoint_format must be one of {CHECKPOINT_FORMATS}, '
                          f'got {checkpoint_format!r}')
@@ -99,6 +99,7 @@ def build_clip(name: str = 'ViT-B-16',
 
 def _openai_file_name(name: str) -> Optional[str]:
     """The file name of OpenAI's release of ``name`` (``ViT-B-16.pt``, ``ViT-L-14-336px.pt``)."""
+    from ...utils.weights import openai_clip_url, url_file_name
     url = openai_clip_url(name)
     return url_file_name(url) if url else None
 

@@ -10,8 +10,6 @@ from segment_anything import sam_model_registry
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
                                        TwoWayTransformer)
 
-from ...utils.weights import find_weights, url_file_name
-
 SAM_TYPES = ('vit_h', 'vit_l', 'vit_b')
 SAM_URLS = {
     'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth',
@@ -47,6 +45,7 @@ def build_sam(model_type: str = 'vit_h', checkpoint: Optional[str] = None,
 def _find_checkpoint(model_type: str, checkpoint: str, released: bool) -> str:
     """The local file of ``checkpoint``; only the released file name of a released model type is
     downloaded, since any other name may hold other weights."""
+    from ...utils.weights import find_weights, url_file_name  # mmengine: not needed to build
     url = SAM_URLS[model_type] if released else None
     download = url is not None and osp.basename(checkpoint) == url_file_name(url)
     try:

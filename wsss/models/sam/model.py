@@ -13,7 +13,7 @@ from ...datasets.transforms import bounded_scale
 from ...registry import MODELS
 from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from .build import build_sam
-from .generator import LevelAwareMaskGenerator
+from .generator import LevelAwareMaskGenerator, pack_dense
 
 
 @MODELS.register_module()
@@ -22,7 +22,8 @@ class SAMMaskModel(BaseModel):
 
     Predict mode takes the images as (3, H, W) uint8 BGR tensors (``LoadImage`` ->
     ``PackWSSSInputs``) and returns their data samples with ``sam_masks``: the records of
-    :class:`LevelAwareMaskGenerator` (COCO RLE, level, predicted IoU, stability score, ...).
+    :class:`LevelAwareMaskGenerator` (COCO RLE, level, predicted IoU, stability score, ...),
+    or, with ``defer_finish``, what :class:`SAMMaskWriter` turns into them.
     Samples the loader marked ``load_error`` are returned untouched; an image that runs out of
     memory is marked ``load_error`` (listed in failed.json) and the job goes on.
 
@@ -36,15 +37,20 @@ class SAMMaskModel(BaseModel):
             size: a 24 MP photo would need up to ~18 GB per batch of 64 points (float32 logits of
             3 masks a point). 1024 (the default) leaves every VOC and COCO image (at most 640)
             untouched. None: no bound.
+        defer_finish: return each image's dense masks (``sam_dense``, :func:`pack_dense`) and
+            leave their clean-up, filter and encoding (:func:`finish_masks`) to the writer's
+            worker processes, so that the device goes on to the next image; the files are the
+            same either way. False: ``sam_masks`` records, finished here. An image scaled down
+            by ``max_long_side`` is always finished here, where its masks are scaled back.
     """
 
     def __init__(self, sam: Dict, generator: Optional[Dict] = None,
                  max_long_side: Optional[int] = 1024,
-                 data_preprocessor: Optional[Dict] = None) -> None:
+                 data_preprocessor: Optional[Dict] = None, defer_finish: bool = True) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         self.sam = build_sam(**sam)
         self.generator = LevelAwareMaskGenerator(self.sam, **(generator or {}))
-        self.max_long_side = max_long_side
+        self.max_long_side, self.defer_finish = max_long_side, defer_finish
 
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
@@ -53,7 +59,12 @@ class SAMMaskModel(BaseModel):
                 continue
             rgb = image.flip(0).permute(1, 2, 0).contiguous().cpu().numpy()  # SAM wants RGB HWC
             try:
-                sample.sam_masks = self.generate(rgb)
+                if self.defer_finish and bounded_scale(rgb.shape[:2], 1.0,
+                                                       self.max_long_side) == 1.0:
+                    sample.sam_dense = pack_dense(self.generator.generate_dense(rgb))
+                    sample.sam_finish = self.generator.finish_settings()
+                else:
+                    sample.sam_masks = self.generate(rgb)
             except Exception as e:  # noqa: BLE001  one image out of memory ends nothing else
                 if not is_out_of_memory(e):
                     raise
