@@ -374,7 +374,8 @@ def test_weights_tool_checks_a_weights_folder(tmp_path, weights_dir, monkeypatch
 
 def test_offline_clip_fails_at_once_with_the_files_list(weights_dir, monkeypatch):
     from wsss.models.clip import encoder
-    monkeypatch.setattr(encoder, 'openai_clip_url', lambda name: closed_port_url('ViT-B-16.pt'))
+    from wsss.utils import weights
+    monkeypatch.setattr(weights, 'openai_clip_url', lambda name: closed_port_url('ViT-B-16.pt'))
     with pytest.raises(FileNotFoundError) as err:  # find_weights' error: no open_clip hub path
         encoder.build_clip('ViT-B-16', pretrained='openai')
     message = str(err.value)
