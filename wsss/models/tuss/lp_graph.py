@@ -13,16 +13,19 @@ Layout: ``<zero-shot step>/lp_graph/<fingerprint>/`` holds ``X`` (N, D) float32 
 embeddings), ``neighbours`` (N, k) int64, ``sims`` (N, k) float32, ``names`` and ``offsets``;
 ``<LP step>/lp_scores/<fingerprint>/`` holds ``F`` (N, K) float64, ``names`` and ``offsets``.
 """
+import contextlib
 import hashlib
 import os
 import os.path as osp
 import shutil
 import socket
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Iterator, Optional, Sequence
 
 import numpy as np
+import torch
 
+from . import knn as knn_module
 from .label_propagation import l2_normalize, neighbour_graph
 from .mask_store import load_split, shard_path, split_names, store_dir
 
@@ -59,7 +62,8 @@ def computed_once(folder: str, compute: Callable[[], Dict[str, np.ndarray]],
         if _acquire(lock):
             try:
                 if not osp.isdir(folder):
-                    _save(folder, compute())
+                    with all_cores():
+                        _save(folder, compute())
             finally:
                 os.remove(lock)
         else:
@@ -69,6 +73,23 @@ def computed_once(folder: str, compute: Callable[[], Dict[str, np.ndarray]],
             waited += poll
     return {name[:-4]: np.load(osp.join(folder, name), mmap_mode='r')
             for name in sorted(os.listdir(folder)) if name.endswith('.npy')}
+
+
+@contextlib.contextmanager
+def all_cores() -> Iterator[None]:
+    """torch and faiss use every core of this process's CPU set meanwhile: the process that
+    computes a shared result does it while the others wait (torchrun sets one thread each)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    if knn_module.faiss is not None:
+        knn_module.faiss.omp_set_num_threads(cores)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if knn_module.faiss is not None:
+            knn_module.faiss.omp_set_num_threads(before)
 
 
 def _acquire(lock: str) -> bool:
