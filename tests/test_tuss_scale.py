@@ -1,5 +1,6 @@
 """TUSS at scale: the tiled kNN (float32, bfloat16 re-ranked in float32, memory-mapped bases),
-the approximate index, the graph computed once and shared by LP1, LP2 and the combination."""
+the approximate index, the graph computed once and shared by LP1, LP2 and the combination, the
+probe's global batch under two processes and the semi dual-stream sampler."""
 import os
 import os.path as osp
 import subprocess
@@ -9,6 +10,9 @@ import threading
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from test_train import free_port
 from test_tuss_glcc import T13_F, T13_X
 from test_tuss_models import run_stage, tree, zero_shot_model  # noqa: F401 (fixture)
 
@@ -16,6 +20,7 @@ from wsss.models.tuss import (TUSSCombinationModel, TUSSLabelPropagationModel, T
                               glcc, knn, lp_graph, store_dir)
 from wsss.models.tuss.label_propagation import (LabelPropagation, l2_normalize,
                                                 neighbour_graph)
+from wsss.models.tuss.linear_probe import GlobalBatchSampler, SemiBalanceSampler
 from wsss.models.tuss.lp_graph import GRAPH_FOLDER, _save, computed_once, graph_degrees
 
 
@@ -139,3 +144,43 @@ def test_lp_steps_and_combination_share_one_graph_and_one_index(tree, tmp_path, 
     comb.load_state_dict(TUSSLinearProbe(21, embed_dim=32).state_dict())
     run_stage(comb, dataset, str(tmp_path / 'comb/seeds'))
     assert built == [1] and len(os.listdir(graphs)) == 1
+
+
+def _per_rank_batches(rank: int, port: int, out: str) -> None:
+    from mmengine.dataset import InfiniteSampler
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    try:
+        sampler = InfiniteSampler(list(range(2048)), shuffle=True, seed=0)
+        batches = GlobalBatchSampler(sampler, batch_size=512)
+        first = next(iter(batches))
+        np.save(f'{out}.{rank}.npy', np.array([batches.batch_size, *first]))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_probe_global_batch_is_the_recipe_s_under_two_processes(tmp_path):
+    out = str(tmp_path / 'batch')
+    mp.start_processes(_per_rank_batches, args=(free_port(), out), nprocs=2,
+                       start_method='fork')  # the children share the imported modules
+    first = [np.load(f'{out}.{rank}.npy') for rank in (0, 1)]
+    assert [f[0] for f in first] == [256, 256] and [len(f) for f in first] == [257, 257]
+    assert len(set(first[0][1:]) | set(first[1][1:])) == 512  # one global step of 512 masks
+    assert GlobalBatchSampler(range(10), batch_size=512).batch_size == 512  # one process
+
+
+class _Semi:
+    labelled = np.array([True, False, False, True, False, False, False])
+
+
+def test_semi_balance_sampler_alternates_unlabelled_and_labelled():
+    indices = [i for i, _ in zip(SemiBalanceSampler(_Semi(), seed=0), range(40))]
+    assert all(_Semi.labelled[i] for i in indices[1::2])  # every second index is labelled
+    assert not any(_Semi.labelled[i] for i in indices[::2])
+    assert set(indices[::2][:5]) == {1, 2, 4, 5, 6}  # each stream a permutation, then again
+    assert set(indices[1::2][:2]) == {0, 3} and set(indices[1::2][2:4]) == {0, 3}
+
+    class AllLabelled:
+        labelled = np.ones(3, bool)
+    with pytest.raises(ValueError, match='InfiniteSampler'):
+        SemiBalanceSampler(AllLabelled())

@@ -4,7 +4,8 @@ from .glcc import TUSSCombinationModel, TUSSLabelPropagationModel, balance, comb
 from .knn import KNNIndex
 from .label_propagation import (LabelPropagation, inductive_propagation, knn_search,
                                 neighbour_graph)
-from .linear_probe import MaskEmbeddingDataset, TUSSLinearProbe, area_weighted_loss, soft_labels
+from .linear_probe import (GlobalBatchSampler, MaskEmbeddingDataset, SemiBalanceSampler,
+                           TUSSLinearProbe, area_weighted_loss, soft_labels)
 from .mask_store import (PendingMaskStoreSampler, load_split, save_shard, shard_path,
                          store_dir)
 from .seed_on_logits import MaskSeeds, seed_on_logits
@@ -13,7 +14,7 @@ from .zero_shot import TUSSZeroShotModel
 
 __all__ = ['TUSSCombinationModel', 'TUSSLabelPropagationModel', 'balance', 'combine',
            'KNNIndex', 'LabelPropagation', 'inductive_propagation', 'knn_search',
-           'neighbour_graph', 'MaskEmbeddingDataset',
+           'neighbour_graph', 'GlobalBatchSampler', 'MaskEmbeddingDataset', 'SemiBalanceSampler',
            'TUSSLinearProbe', 'area_weighted_loss', 'soft_labels', 'PendingMaskStoreSampler',
            'load_split', 'save_shard',
            'shard_path', 'store_dir', 'MaskSeeds', 'seed_on_logits', 'TUSSStageModel',
