@@ -364,3 +364,16 @@ def test_coco_config_seeds_pass_the_seed_contract(coco_root, tmp_path, monkeypat
         runpy.run_path(osp.join(ROOT, 'tools/check_seeds.py'), run_name='__main__')
     n = len(dataset)  # the images with labels
     assert exit_code.value.code == 0 and f'{n} images, {n} good seeds' in capsys.readouterr().out
+
+
+def test_clicks_skip_the_flat_floor_and_fill_with_the_highest_cells():
+    R = torch.zeros(8, 8)  # one blob: x0.5 cells (0,0) = 1 (the only peak), (0,1) = .6, (1,0) = .3
+    R[0:2, 0:2], R[0:2, 2:4], R[2:4, 0:2] = 1., .6, .3
+    torch.testing.assert_close(relevancy_clicks(R[None])[0], torch.tensor(
+        [[0.5, 0.5], [2.5, 0.5], [0.5, 2.5]]))  # not the zero cells far from the blob
+    two = torch.zeros(8, 8)
+    two[0:2, 0:2], two[6:8, 6:8], two[0:2, 2:4] = 1., .8, .1
+    torch.testing.assert_close(relevancy_clicks(two[None])[0], torch.tensor(
+        [[0.5, 0.5], [6.5, 6.5], [2.5, 0.5]]))  # two peaks, then the .1 cell
+    torch.testing.assert_close(relevancy_clicks(torch.full((1, 6, 6), .4))[0], torch.tensor(
+        [[0.5, 0.5], [2.5, 0.5], [4.5, 0.5]]))  # constant: no peak, raster order

@@ -15,20 +15,37 @@ the same run.
 Peak memory: CUDA ``max_memory_allocated`` per step; on CPU the peak resident set (VmHWM) of the
 process after each step (it only grows: read it as "at most").
 
+``--scale`` instead times label propagation's dataset-level steps at growing N (synthetic
+clustered unit embeddings, D = 512, k = 50; each N and kNN method in a fresh process, so its
+peak resident set is its own): the kNN (the exact tiled search on ``--device``, and the
+approximate faiss IVF index with its recall on 2,000 nodes against the exact neighbours), the
+graph (W, degrees, A) and CG (21 classes). It fits the kNN time ∝ N^b, takes graph and CG as
+linear in N from the largest N (N·k edges; CG at most 200 mat-vecs a class) and memory as the
+libraries' baseline + c·N, and prints them extrapolated to VOC train_aug (0.42 M masks) and
+COCO train (3.3 M, 81 classes); with no GPU,
+the COCO figure for the exact kNN on one 8-GPU node comes from the FLOP count (2·N²·D) at
+``--gpu-tflops`` per GPU, marked as a model. The kNN runs in one process while the others wait
+(lp_graph), so the other ranks' memory is the mapped scores only.
+
     python tools/benchmark/tuss.py --device cpu --warmup 0   # minutes on a 2-core machine
     python tools/benchmark/tuss.py --device cuda --images 5 --knn-n 200000
+    python tools/benchmark/tuss.py --scale --scale-n 10000 20000 40000 80000 \
+        --scale-n-approx 160000
 """
 import argparse
 import io
+import json
+import subprocess
+import sys
 import time
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
 
 from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip,
                               pool_mask_embeddings, tuss_input_size)
-from wsss.models.tuss import TUSSLinearProbe, knn_search
+from wsss.models.tuss import KNNIndex, TUSSLinearProbe, knn_search
 from wsss.models.tuss import label_propagation
 
 
@@ -145,6 +162,100 @@ def bench_store(args) -> None:
           f'{(m * 21 * 4 + 21) * 1000 / 2 ** 20:.1f} MiB)')
 
 
+VOC_MASKS, COCO_MASKS = 420_000, 3_300_000
+
+
+def clustered_embeddings(n: int, dim: int = 512, per_cluster: int = 50,
+                         seed: int = 0) -> np.ndarray:
+    """Unit vectors around n / per_cluster random centres (cosine to the centre about 0.7):
+    masks of the same kind of object, as CLIP mask embeddings cluster."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(1, n // per_cluster), dim)).astype(np.float32)
+    x = centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, dim)).astype(np.float32)
+    return label_propagation.l2_normalize(x)
+
+
+def scale_one(n: int, method: str, device: str, dtype: str) -> Dict[str, float]:
+    """One N and kNN method, in this process: seconds of kNN, graph and CG, recall, peak MiB."""
+    from wsss.models.tuss.label_propagation import LabelPropagation, neighbour_graph
+    baseline = peak_mib('cpu')  # the interpreter and its libraries
+    x = clustered_embeddings(n)
+    knn = dict(method=method, device=device, dtype=dtype)
+    start = time.perf_counter()
+    graph = neighbour_graph(x, 50, knn)
+    out = dict(knn=time.perf_counter() - start)
+    if method in ('ivf', 'hnsw'):  # recall on 2,000 random nodes against the exact search
+        rows = np.random.default_rng(2).permutation(n)[:2000]
+        _, exact = KNNIndex(x, 'exact', device=device).search(x[rows], 51)
+        found = [len(np.intersect1d(a, b[1:])) for a, b in zip(graph['neighbours'][rows], exact)]
+        out['recall'] = float(np.sum(found) / (len(rows) * 50))
+    out['peak_knn'] = peak_mib('cpu')
+    start = time.perf_counter()
+    lp = LabelPropagation(None, k=50, graph=graph)
+    out['graph'] = time.perf_counter() - start
+    rng = np.random.default_rng(1)
+    Y = rng.random((n, 21)) * (rng.random((n, 21)) < 0.15)
+    start = time.perf_counter()
+    lp.propagate(Y)
+    out['cg'] = time.perf_counter() - start
+    out['peak'] = peak_mib('cpu')
+    out['baseline'] = baseline
+    return out
+
+
+def power_fit(ns: List[int], values: List[float]) -> Tuple[float, float]:
+    """(b, a) of values ≈ a·N^b by least squares in log-log."""
+    b, log_a = np.polyfit(np.log(ns), np.log(values), 1)
+    return float(b), float(np.exp(log_a))
+
+
+def bench_scale(args) -> None:
+    methods = args.scale_methods or ['exact'] + (
+        ['ivf'] if label_propagation.faiss is not None else [])
+    rows: Dict[str, List[Dict[str, float]]] = {m: [] for m in methods}
+    print(f'  {"method":6s} {"N":>8s} {"kNN s":>8s} {"graph s":>8s} {"CG s":>8s} '
+          f'{"recall":>7s} {"peak MiB":>9s}   (measured)')
+    for method in methods:
+        for n in args.scale_n + (args.scale_n_approx if method != 'exact' else []):
+            cmd = [sys.executable, __file__, '--scale-one', str(n), '--scale-method', method,
+                   '--device', args.device, '--dtype', args.dtype]
+            result = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                               text=True).stdout.splitlines()[-1])
+            rows[method].append(dict(result, n=n))
+            print(f'  {method:6s} {n:8d} {result["knn"]:8.1f} {result["graph"]:8.1f} '
+                  f'{result["cg"]:8.1f} {result.get("recall", 1.):7.3f} {result["peak"]:9.0f}')
+    print('  extrapolated (kNN ∝ N^b fitted, graph and CG ∝ N, memory = baseline + c·N; one '
+          'process computes, the others map the result):')
+    for method, measured in rows.items():
+        ns = [r['n'] for r in measured]
+        # kNN: the fitted power; graph and CG: linear from the largest N (N·k edges; CG at most
+        # 200 sparse mat-vecs of N·2k non-zeros a class), their fitted powers printed only
+        fits = {step: power_fit(ns, [max(r[step], 1e-3) for r in measured])
+                for step in ('knn', 'graph', 'cg')}
+        largest = measured[-1]
+        # memory: the libraries' baseline + c·N (least squares through the origin)
+        grown = np.array([r['peak'] - r['baseline'] for r in measured])
+        mem_slope = float(np.dot(ns, grown) / np.dot(ns, ns))
+        mem_base = float(np.mean([r['baseline'] for r in measured]))
+        exps = ', '.join(f'{step} N^{fits[step][0]:.2f}' for step in fits)
+        print(f'  {method}: measured growth {exps}')
+        for name, n, classes in (('VOC', VOC_MASKS, 21), ('COCO', COCO_MASKS, 81)):
+            b, a = fits['knn']
+            t = dict(knn=a * n ** b, graph=largest['graph'] * n / largest['n'],
+                     cg=largest['cg'] * n / largest['n'] * classes / 21)
+            total = sum(t.values())
+            print(f'    {name} N={n:,}: kNN {t["knn"] / 60:7.1f} min, graph {t["graph"] / 60:5.1f} '
+                  f'min, CG ({classes} classes) {t["cg"] / 60:5.1f} min = {total / 60:7.1f} min; '
+                  f'peak {(mem_base + mem_slope * n) / 1024:5.1f} GiB (extrapolated)')
+    flop = 2 * COCO_MASKS ** 2 * 512
+    print(f'  COCO exact kNN on one GPU by the FLOP model (not measured): 2·N²·D = {flop:.2e} '
+          f'FLOP at {args.gpu_tflops:g} TFLOP/s = {flop / args.gpu_tflops / 1e12 / 60:.1f} min; '
+          f'GPU memory: base {COCO_MASKS * 512 * 4 / 2 ** 30:.1f} GiB + the tile budget')
+    for name, n, classes in (('VOC', VOC_MASKS, 21), ('COCO', COCO_MASKS, 81)):
+        print(f'  {name}: every other process maps F ({n * classes * 8 / 2 ** 30:.2f} GiB, '
+              'shared page cache) whatever the number of processes')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,7 +266,26 @@ def main() -> None:
     parser.add_argument('--window-batch', type=int, default=8)
     parser.add_argument('--probe-iters', type=int, default=50)
     parser.add_argument('--knn-n', type=int, default=20000)
+    parser.add_argument('--scale', action='store_true',
+                        help="time LP's kNN, graph and CG at growing N and extrapolate")
+    parser.add_argument('--scale-n', type=int, nargs='+', default=[10000, 20000, 40000])
+    parser.add_argument('--scale-methods', nargs='*', help='kNN methods (exact, ivf, hnsw)')
+    parser.add_argument('--scale-n-approx', type=int, nargs='*', default=[],
+                        help='further N for the approximate index only')
+    parser.add_argument('--dtype', default='float32', help='exact kNN: float32 or bfloat16')
+    parser.add_argument('--gpu-tflops', type=float, default=50.,
+                        help='per-GPU throughput of the FLOP model (fp32: about 50)')
+    parser.add_argument('--scale-one', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--scale-method', default='exact', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scale_one:
+        print(json.dumps(scale_one(args.scale_one, args.scale_method, args.device, args.dtype)))
+        return
+    if args.scale:
+        print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}')
+        print('label propagation at scale (k = 50, D = 512):')
+        bench_scale(args)
+        return
     torch.set_grad_enabled(True)
     print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}')
     print('mask embeddings (DBA-CLIP ViT-B/16, 375x500 -> 448x608, 40 windows + global):')

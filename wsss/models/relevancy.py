@@ -122,10 +122,12 @@ def relevancy_clicks(relevancy: torch.Tensor, num_clicks: int = 3,
     """Click points (x, y) in image pixel coordinates from the peaks of each map (§7.5).
 
     Each map is resized by ``factor`` (bilinear, align_corners=False, the scale factor kept for
-    the coordinates; for 0.5 the mean of each 2×2 block); its local maxima are the cells equal to
-    the 3×3 max-pool; the ``num_clicks`` highest, ties in raster order, are the clicks, filled up
-    with the next-highest other cells when there are fewer maxima. Cell (r, c) maps back to
-    x = (c + 0.5) / factor - 0.5, y = (r + 0.5) / factor - 0.5 (pixel centres at integers).
+    the coordinates; for 0.5 the mean of each 2×2 block); its peaks are the cells equal to the
+    3×3 max-pool and above the map's minimum (a flat floor is no peak); the ``num_clicks``
+    highest, ties in raster order, are the clicks, filled up with the highest other cells when
+    there are fewer peaks (a constant map: the first cells in raster order). Cell (r, c) maps
+    back to x = (c + 0.5) / factor - 0.5, y = (r + 0.5) / factor - 0.5 (pixel centres at
+    integers).
 
     Args:
         relevancy: (K, H, W) maps.
@@ -141,8 +143,9 @@ def relevancy_clicks(relevancy: torch.Tensor, num_clicks: int = 3,
         return relevancy.new_zeros(0, min(num_clicks, h * w), 2, dtype=torch.float32)
     small = F.interpolate(relevancy[:, None].float(), scale_factor=factor, mode='bilinear',
                           align_corners=False)[:, 0]  # (K, h, w)
-    peaks = (small == F.max_pool2d(small[:, None], 3, stride=1, padding=1)[:, 0]).flatten(1)
     flat = small.flatten(1)
+    peaks = (small == F.max_pool2d(small[:, None], 3, stride=1, padding=1)[:, 0]).flatten(1)
+    peaks &= flat > flat.min(dim=1, keepdim=True).values
     order = flat.argsort(dim=1, descending=True, stable=True)  # by value, ties in raster order
     order = order.gather(1, (~peaks.gather(1, order)).int().argsort(dim=1, stable=True))
     cells = order[:, :num_clicks]

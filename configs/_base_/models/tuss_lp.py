@@ -6,6 +6,10 @@ model = dict(
     data_preprocessor=dict(type='BaseDataPreprocessor'),
     num_classes=21,
     k=50, gamma=1., alpha=0.9,  # γ = 1 and α = 0.9 as every official config (not 3 / 0.99)
-    use_faiss=None,             # faiss when installed, else the exact torch kNN
+    # kNN (KNNIndex): 'auto' = the exact tiled search on the GPU when there is one, else faiss's
+    # exact flat index, else the tiled search on the CPU; 'ivf' / 'hnsw': approximate faiss CPU
+    # indexes (recall and time: README, TUSS scale). The graph is computed once per split and
+    # kept beside the zero-shot step's store (lp_graph/), for LP1, LP2 and the combination.
+    knn=dict(method='auto'),
     # F columns of background + image labels, L1, min-max per image, background^α (O-T1: α = 1)
     seeding=dict(L1=True, norm=True, bypath_suppress=False, bg=dict(method='alpha_bg', alpha=1.)))

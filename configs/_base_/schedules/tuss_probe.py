@@ -11,8 +11,11 @@ param_scheduler = [
          by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=60000)
+# batch_size is the global batch: GlobalBatchSampler gives each of n GPUs 512 / n masks a step,
+# so a multi-GPU run keeps the recipe's 512 masks a step at lr 0.02 and its iteration count
 train_dataloader = dict(
-    batch_size=512, num_workers=0, drop_last=True,
+    batch_size=512, num_workers=0,
+    batch_sampler=dict(type='GlobalBatchSampler', drop_last=True),
     sampler=dict(type='InfiniteSampler', shuffle=True, seed=0),
     dataset=dict(type='MaskEmbeddingDataset', gamma=100.))  # soft labels softmax(100·P) (§5.1)
 default_hooks = dict(

@@ -1,6 +1,7 @@
 """GLCC seed steps over a split's mask store: transductive label propagation (LP1, LP2; §5.3)
 and the combination of label propagation and the probe for new images (§5.4-5.5), each run by
 tools/generate_seeds.py (resumable, one seed and one store shard per image)."""
+import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -8,9 +9,12 @@ import torch
 from mmseg.structures import SegDataSample
 
 from ...registry import MODELS
+from .knn import KNNIndex
 from .label_propagation import LabelPropagation, inductive_propagation
 from .linear_probe import TUSSLinearProbe, carry_labelled
-from .mask_store import load_shard, load_split, shard_path, store_dir
+from .lp_graph import (SCORES_FOLDER, computed_once, fingerprint, graph_degrees, shared_graph,
+                       store_fingerprint)
+from .mask_store import load_shard, load_split, shard_path, split_names, store_dir
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, kept_classes
 
@@ -47,10 +51,12 @@ def balance(Y: np.ndarray, labelled: np.ndarray, r: Optional[float],
 class TUSSLabelPropagationModel(TUSSStageModel):
     """Transductive LP over every mask of the split, then per-image seeding (§5.3).
 
-    The graph of the zero-shot step's embeddings (k = 50, γ = 1, α = 0.9) and the propagation
-    of the previous step's scores (Y as stored, zero outside each image's classes) are computed
-    once, at the first image (each process of a distributed run computes them: the result is
-    the same); each image's rows are then seeded with its own classes.
+    The kNN graph of the zero-shot step's embeddings (k = 50, γ = 1, α = 0.9) and the
+    propagation of the previous step's scores (Y as stored, zero outside each image's classes)
+    are computed once, at the first image, by the first process of a distributed run that gets
+    there (the others wait and map the result: :mod:`.lp_graph`); the graph is kept beside the
+    zero-shot step's store and reused by LP2 and the combination. Each image's rows are then
+    seeded with its own classes.
 
     Args:
         num_classes: K, background included.
@@ -58,7 +64,8 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         embeddings_from: the zero-shot step's seed folder.
         scores_from: the seed folder of the step whose scores are Y (zero-shot for LP1, probe1
             for LP2).
-        k, gamma, alpha, use_faiss: :class:`LabelPropagation`.
+        k, gamma, alpha, use_faiss, knn: :class:`LabelPropagation` (``knn``: the
+            :class:`KNNIndex` settings, e.g. ``dict(method='ivf')`` for an approximate search).
         seeding: ``seed_on_logits`` settings (``with_bg_logit=True``).
         semi_balance: r of ``semi_balance`` (semi: 1), None to skip.
         bg_fg_balance: 'eq' (semi) or None.
@@ -66,26 +73,45 @@ class TUSSLabelPropagationModel(TUSSStageModel):
 
     def __init__(self, num_classes: int, mask_dir: str, embeddings_from: str, scores_from: str,
                  k: int = 50, gamma: float = 1., alpha: float = 0.9,
-                 use_faiss: Optional[bool] = None, seeding: Optional[Dict] = None,
-                 semi_balance: Optional[float] = None, bg_fg_balance: Optional[str] = None,
+                 use_faiss: Optional[bool] = None, knn: Optional[Dict] = None,
+                 seeding: Optional[Dict] = None, semi_balance: Optional[float] = None,
+                 bg_fg_balance: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(mask_dir, data_preprocessor=data_preprocessor)
         self.num_classes = num_classes
         self.embeddings_from, self.scores_from = embeddings_from, scores_from
-        self.lp = dict(k=k, gamma=gamma, alpha=alpha, use_faiss=use_faiss)
+        self.k, self.gamma, self.alpha = k, gamma, alpha
+        self.knn = knn_settings(use_faiss, knn)
         self.seeding = {**LP_SEEDING, **(seeding or {})}
         self.semi_balance, self.bg_fg_balance = semi_balance, bg_fg_balance
         self._rows: Optional[Dict[str, np.ndarray]] = None
 
     def solve(self) -> Dict[str, np.ndarray]:
-        """Image name -> its masks' propagated scores F (M, K)."""
+        """Image name -> its masks' propagated scores F (M, K), rows of a memory map."""
+        emb_dir, scores_dir = store_dir(self.embeddings_from), store_dir(self.scores_from)
+        names = split_names(emb_dir, 'model.embeddings_from')
+        if not names:
+            return {}
+        key = fingerprint(store_fingerprint(emb_dir, names, 'model.embeddings_from'),
+                          store_fingerprint(scores_dir, names, 'model.scores_from'),
+                          self.k, self.gamma, self.alpha, sorted(self.knn.items()),
+                          self.semi_balance, self.bg_fg_balance, self.num_classes)
+        folder = osp.join(osp.dirname(emb_dir), SCORES_FOLDER, key)
+        out = computed_once(folder, lambda: self.propagate(names))
+        offsets = out['offsets']
+        return {name: out['F'][offsets[i]:offsets[i + 1]] for i, name in enumerate(names)}
+
+    def propagate(self, names: List[str]) -> Dict[str, np.ndarray]:
+        """F (N, K) of the split (the shared graph, then CG per class), with names and offsets."""
         emb_dir = store_dir(self.embeddings_from)
-        emb = load_split(emb_dir, ['embeddings'], setting='model.embeddings_from')
-        names = list(emb['names'])
+        graph = shared_graph(self.embeddings_from, self.k, self.knn)
+        if list(graph['names']) != names:
+            raise ValueError(f'the kNN graph of {emb_dir} is of other images: remove '
+                             f'{osp.join(osp.dirname(emb_dir), "lp_graph")}')
         prev = load_split(store_dir(self.scores_from), ['scores'], names=names,
                           setting='model.scores_from')
         Y = prev['scores']
-        if Y.shape[1:] != (self.num_classes,) and len(Y):
+        if Y.shape[1:] != (self.num_classes,):
             raise ValueError(f'{self.scores_from}: scores of {Y.shape[1]} classes, the model has '
                              f'{self.num_classes}: set model.num_classes')
         labelled = np.zeros(len(Y), bool)
@@ -95,11 +121,11 @@ class TUSSLabelPropagationModel(TUSSStageModel):
                             setting='model.embeddings_from')
             labelled = gt['labelled'].astype(bool)
             Y = balance(Y, labelled, self.semi_balance, self.bg_fg_balance)
-        F = LabelPropagation(emb['embeddings'], **self.lp).propagate(Y) if len(Y) else Y
+        lp = LabelPropagation(None, self.k, self.gamma, self.alpha, graph=graph)
+        F = lp.propagate(Y)
         if gt is not None:
             F[labelled] = gt['scores'][labelled]  # labelled rows: their GT
-        offsets = emb['offsets']
-        return {name: F[offsets[i]:offsets[i + 1]] for i, name in enumerate(names)}
+        return dict(F=F, names=np.array(names), offsets=np.asarray(graph['offsets']))
 
     def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
         if self._rows is None:
@@ -115,7 +141,7 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         records, masks = self.load_masks(name)
         emb = load_shard(shard_path(store_dir(self.embeddings_from), name))
         prev = load_shard(shard_path(store_dir(self.scores_from), name))
-        scores = torch.from_numpy(self._rows[name])
+        scores = torch.from_numpy(np.array(self._rows[name]))
         if 'labelled' in emb and bool(emb['labelled']):
             seeds = gt_seeds(scores.float())
         else:
@@ -146,6 +172,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
             step seed folders (inductive LP).
         lp_scores_from: an LP step's seed folder over these images (transductive).
         k_bar, k, gamma: inductive neighbours (50), the training graph's k (50) and γ (1).
+        knn: :class:`KNNIndex` settings of the training graph (as LP's, to reuse its graph) and
+            of the one index all new images search.
         w_lp, w_probe: combination weights (O-T2: 2 and 1).
         probe_seeding, lp_seeding, seeding: ``seed_on_logits`` of each classifier and of the
             combination.
@@ -156,7 +184,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
     def __init__(self, num_classes: int, train_embeddings_from: Optional[str] = None,
                  train_scores_from: Optional[str] = None, lp_scores_from: Optional[str] = None,
                  k_bar: int = 50, k: int = 50, gamma: float = 1.,
-                 use_faiss: Optional[bool] = None, w_lp: float = 2., w_probe: float = 1.,
+                 use_faiss: Optional[bool] = None, knn: Optional[Dict] = None,
+                 w_lp: float = 2., w_probe: float = 1.,
                  probe_seeding: Optional[Dict] = None, lp_seeding: Optional[Dict] = None,
                  seeding: Optional[Dict] = None, **kwargs) -> None:
         super().__init__(num_classes, seeding=probe_seeding, **kwargs)
@@ -166,22 +195,24 @@ class TUSSCombinationModel(TUSSLinearProbe):
         self.train_embeddings_from, self.train_scores_from = (train_embeddings_from,
                                                               train_scores_from)
         self.lp_scores_from = lp_scores_from
-        self.k_bar, self.k, self.gamma, self.use_faiss = k_bar, k, gamma, use_faiss
+        self.k_bar, self.k, self.gamma = k_bar, k, gamma
+        self.knn = knn_settings(use_faiss, knn)
         self.w_lp, self.w_probe = w_lp, w_probe
         self.lp_seeding = {**ALL_CLASS_SEEDING, **(lp_seeding or {})}
         self.comb_seeding = {**ALL_CLASS_SEEDING, **(seeding or {})}
         self._train = None
 
     def train_graph(self):
-        """(X, degrees, Y*) of the training split, computed at the first image."""
+        """(index over the training X, degrees, Y*) of the training split, at the first image:
+        the shared graph of LP (computed if missing) gives the degrees; one index serves every
+        new image."""
         if self._train is None:
-            emb = load_split(store_dir(self.train_embeddings_from), ['embeddings'],
-                             setting='model.train_embeddings_from')
-            lp = LabelPropagation(emb['embeddings'], k=self.k, gamma=self.gamma, alpha=0.9,
-                                  use_faiss=self.use_faiss)
+            graph = shared_graph(self.train_embeddings_from, self.k, self.knn,
+                                 'model.train_embeddings_from')
             y_star = load_split(store_dir(self.train_scores_from), ['scores'],
-                                names=list(emb['names']), setting='model.train_scores_from')
-            self._train = (lp.X, lp.degrees, y_star['scores'])
+                                names=list(graph['names']), setting='model.train_scores_from')
+            self._train = (KNNIndex(graph['X'], **self.knn), graph_degrees(graph, self.gamma),
+                           y_star['scores'])
         return self._train
 
     def lp_scores(self, name: str, embeddings: np.ndarray, fg_cls: List[int]) -> torch.Tensor:
@@ -191,8 +222,7 @@ class TUSSCombinationModel(TUSSLinearProbe):
                                'model.lp_scores_from')
             return torch.from_numpy(shard['scores']).double()
         X, degrees, y_star = self.train_graph()
-        y = inductive_propagation(embeddings, X, degrees, y_star, self.k_bar, self.k,
-                                  self.use_faiss)
+        y = inductive_propagation(embeddings, X, degrees, y_star, self.k_bar, self.k)
         seeds = seed_on_logits(torch.from_numpy(y), fg_cls, with_bg_logit=True,
                                **self.lp_seeding)
         return seeds.full_scores(self.num_classes).double()
@@ -211,3 +241,11 @@ class TUSSCombinationModel(TUSSLinearProbe):
         combined = combine(s_lp, s_probe, self.w_lp, self.w_probe)
         seeds = seed_on_logits(combined, fg_cls, with_bg_logit=True, **self.comb_seeding)
         self.finish(sample, masks, records, seeds, carry_labelled(emb))
+
+
+def knn_settings(use_faiss: Optional[bool], knn: Optional[Dict]) -> Dict:
+    """:class:`KNNIndex` settings from a model's ``knn`` and its older ``use_faiss`` switch."""
+    knn = {'method': 'auto', **(knn or {})}
+    if use_faiss is not None:
+        knn['method'] = 'faiss' if use_faiss else 'exact'
+    return knn

@@ -12,10 +12,10 @@ Inductive, for a new embedding e (``norm_a_method='rigorous'``)::
     x = e/‖e‖; top-k̄ training neighbours j with sims a_j
     ā_j = a_j · (0.5 · (k̄/k) · d_j · Σ_i a_i)^-½;  y(e) = Σ_j ā_j Y*_j
 
-The kNN is faiss's exact inner-product index (``IndexFlatIP``) when faiss is installed, else an
-exact torch search in chunks; both return the same neighbours (up to ties).
+The kNN is :class:`~.knn.KNNIndex` (exact tiled torch search on a GPU or the CPU, faiss flat,
+or an approximate faiss index); ``knn`` settings pass through to it.
 """
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,43 +23,50 @@ import torch
 import torch.nn.functional as F
 from scipy.sparse.linalg import cg
 
-try:
-    import faiss
-except ImportError:  # optional: pip install faiss-cpu (or a GPU build)
-    faiss = None
+from . import knn as knn_module
+from .knn import KNNIndex, faiss  # noqa: F401 (faiss: None when not installed)
 
 
 def knn_search(queries: np.ndarray, base: np.ndarray, k: int, use_faiss: Optional[bool] = None,
-               chunk: int = 4096) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by inner product: (sims, indices), each (Q, k), best first.
+               chunk: Optional[int] = None, **knn) -> Tuple[np.ndarray, np.ndarray]:
+    """Top-k by inner product: (sims, indices), each (Q, k), best first.
 
-    ``use_faiss``: None = faiss when installed; False = torch."""
-    k = min(k, len(base))
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    base = np.ascontiguousarray(base, dtype=np.float32)
-    if use_faiss is None:
-        use_faiss = faiss is not None
-    if use_faiss:
-        if faiss is None:
-            raise ImportError('faiss is not installed: pip install faiss-cpu, or use the torch '
-                              'search (use_faiss=False)')
-        index = faiss.IndexFlatIP(base.shape[1])
-        index.add(base)
-        sims, idx = index.search(queries, k)
-        return sims, idx.astype(np.int64)
-    base_t = torch.from_numpy(base)
-    sims, idx = [], []
-    for start in range(0, len(queries), chunk):
-        s, i = torch.topk(torch.from_numpy(queries[start:start + chunk]) @ base_t.t(), k, dim=1)
-        sims.append(s)
-        idx.append(i)
-    if not sims:
-        return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
-    return torch.cat(sims).numpy(), torch.cat(idx).numpy()
+    ``use_faiss``: None = ``knn['method']`` ('auto' by default), True = faiss flat, False =
+    the exact torch search; ``chunk``: its query tile; ``knn``: :class:`KNNIndex` settings."""
+    if use_faiss is not None:
+        knn['method'] = 'faiss' if use_faiss else 'exact'
+    if use_faiss and knn_module.faiss is None:
+        raise ImportError('faiss is not installed: pip install faiss-cpu, or use the torch '
+                          'search (use_faiss=False)')
+    return KNNIndex(np.asarray(base, np.float32), query_tile=chunk, **knn).search(queries, k)
 
 
 def l2_normalize(embeddings: np.ndarray) -> np.ndarray:
     return F.normalize(torch.as_tensor(np.asarray(embeddings, np.float32)), dim=1).numpy()
+
+
+def neighbour_graph(X: np.ndarray, k: int, knn: Optional[Dict] = None) -> Dict[str, np.ndarray]:
+    """The k nearest neighbours of every row of X among the others: ``neighbours`` (N, k)
+    int64 and ``sims`` (N, k) float32. An exact search drops the first of k + 1 (the node
+    itself, as the released code); an approximate one drops the node wherever it was found,
+    else its last neighbour. Rows an approximate index could not fill point to themselves with
+    similarity 0 (no edge: the diagonal is removed)."""
+    index = KNNIndex(X, **(knn or {}))
+    sims, idx = index.search(X, k + 1)
+    if not index.approximate:
+        sims, idx = sims[:, 1:], idx[:, 1:]
+    else:
+        rows = np.arange(len(X))[:, None]
+        is_self = idx == rows
+        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), idx.shape[1] - 1)
+        keep = np.ones(idx.shape, bool)
+        keep[np.arange(len(X)), drop] = False
+        sims = sims[keep].reshape(len(X), -1)
+        idx = idx[keep].reshape(len(X), -1)
+        missing = idx < 0
+        idx = np.where(missing, rows, idx)
+        sims = np.where(missing, 0, sims).astype(np.float32)
+    return dict(neighbours=idx, sims=sims)
 
 
 class LabelPropagation:
@@ -70,16 +77,23 @@ class LabelPropagation:
         k: neighbours per node (50).
         gamma: similarity exponent (1 in every TUSS config).
         alpha: propagation weight (0.9).
-        use_faiss: as :func:`knn_search`.
+        use_faiss: as :func:`knn_search`; knn: :class:`KNNIndex` settings.
+        graph: a :func:`neighbour_graph` computed before (``embeddings`` is then not read).
     """
 
-    def __init__(self, embeddings: np.ndarray, k: int = 50, gamma: float = 1.,
-                 alpha: float = 0.9, use_faiss: Optional[bool] = None) -> None:
-        self.X = l2_normalize(embeddings)
+    def __init__(self, embeddings: Optional[np.ndarray], k: int = 50, gamma: float = 1.,
+                 alpha: float = 0.9, use_faiss: Optional[bool] = None,
+                 knn: Optional[Dict] = None, graph: Optional[Dict[str, np.ndarray]] = None) -> None:
         self.k, self.gamma, self.alpha = k, gamma, alpha
-        N = len(self.X)
-        sims, idx = knn_search(self.X, self.X, k + 1, use_faiss)
-        sims, idx = sims[:, 1:], idx[:, 1:]  # the first neighbour is the node itself
+        knn = dict(knn or {})
+        if use_faiss is not None:
+            knn['method'] = 'faiss' if use_faiss else 'exact'
+        if graph is None:
+            self.X = l2_normalize(embeddings)
+            graph = neighbour_graph(self.X, k, knn)
+        self.graph = graph
+        sims, idx = graph['sims'], graph['neighbours']
+        N = len(idx)
         a = np.power(np.clip(sims, 0, None), gamma) if gamma != 1 else sims
         rows = np.repeat(np.arange(N), idx.shape[1])
         W = sp.csr_matrix((a.ravel().astype(np.float64), (rows, idx.ravel())), shape=(N, N))
@@ -111,14 +125,18 @@ def _cg(A, b: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
     return x
 
 
-def inductive_propagation(queries: np.ndarray, train_X: np.ndarray, degrees: np.ndarray,
+def inductive_propagation(queries: np.ndarray, train_X, degrees: np.ndarray,
                           Y_star: np.ndarray, k_bar: int = 50, k: int = 50,
                           use_faiss: Optional[bool] = None) -> np.ndarray:
     """(Q, K) scores of new embeddings from the training masks' LP seeding scores ``Y_star``
-    (``seed_Y_star``), with the rigorous normalisation (§5.4). ``train_X`` L2-normalised,
-    ``degrees`` the training graph's (k neighbours)."""
+    (``seed_Y_star``), with the rigorous normalisation (§5.4). ``train_X``: the L2-normalised
+    training embeddings or a :class:`KNNIndex` over them (built once for every new image);
+    ``degrees``: the training graph's (k neighbours)."""
+    index = train_X if isinstance(train_X, KNNIndex) else KNNIndex(
+        np.asarray(train_X, np.float32),
+        method='auto' if use_faiss is None else 'faiss' if use_faiss else 'exact')
     x = l2_normalize(queries)
-    sims, idx = knn_search(x, train_X, k_bar, use_faiss)
+    sims, idx = index.search(x, k_bar)
     total = sims.sum(axis=1, keepdims=True)
     norm = 0.5 * (k_bar / k) * degrees[idx] * total
     a_bar = sims / np.sqrt(norm)

@@ -20,13 +20,30 @@ from mmseg.structures import SegDataSample
 from ...datasets.class_names import TUSS_VOCABULARIES
 from ...datasets.seeds import read_label_map
 from ...registry import MODELS
-from ..clip import (CLIPDenseEncoder, DBAFeatureExtractor, TextEncoder, build_clip,
-                    build_tokenizer, pool_mask_embeddings, tuss_input_size)
+from ..clip import (CLIP_ES_TEMPLATE, CLIPDenseEncoder, DBAFeatureExtractor, TextEncoder,
+                    build_clip, build_tokenizer, pool_mask_embeddings, tuss_input_size)
 from ..prompts import VILD_TEMPLATES
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, gt_vote_fractions
 
 SUPERVISIONS = ('weak', 'full', 'semi', 'ov')
+
+# Images without labels ('ov', the unlabelled images of 'semi'): the open-vocabulary rows of §6,
+# every class, scores as they are (no min-max across masks, which sets every class's best mask to
+# 1 and so puts every class in every image). VOC: the vocabulary ['background'] + names under
+# the origami template, softmax over it, background^α with α = 1/16 (the end of the official
+# sweep {1 … 1/16}; with α = 1 a mask that matches nothing still takes its argmax class). COCO:
+# the weak vocabulary and templates, softmax over the 103 names, the 80 kept, background
+# (1 − max)^p. The semi LP then seeds these rows with {'softmax': None, 'norm': False, 'L1': True}
+# (softmax rows are already L1-normalised).
+OPEN_VOCABULARY = {
+    'voc12': dict(background_class=True, templates=(CLIP_ES_TEMPLATE,),
+                  seeding=dict(softmax=1., norm=False, bypath_suppress=True,
+                               bg=dict(method='alpha_bg', alpha=1 / 16))),
+    'coco14': dict(background_class=False, templates=VILD_TEMPLATES,
+                   seeding=dict(softmax=1., norm=False, bypath_suppress=True,
+                                bg=dict(method='pow', p=0.3))),
+}
 
 
 @MODELS.register_module()
@@ -55,6 +72,10 @@ class TUSSZeroShotModel(TUSSStageModel):
             'ov': no labels, all classes; 'full': every image's scores are its masks' GT vote
             fractions; 'semi': the images of ``labelled`` get GT fractions, the others 'ov'.
         labelled: for 'semi', a text file with one labelled image name per line.
+        open_vocabulary: the recipe of images without labels ('ov', unlabelled 'semi') over
+            :data:`OPEN_VOCABULARY` of ``dataset``: ``background_class`` (True: the vocabulary
+            is ['background'] + foreground, its column 0 is background, ``with_bg_logit``;
+            False: foreground + background words), ``templates``, ``seeding``.
     """
 
     def __init__(self, clip: Dict, mask_dir: str, dataset: Optional[str] = 'voc12',
@@ -63,6 +84,7 @@ class TUSSZeroShotModel(TUSSStageModel):
                  templates: Sequence[str] = VILD_TEMPLATES, short_side: int = 448,
                  dba: Optional[Dict] = None, seeding: Optional[Dict] = None,
                  supervision: str = 'weak', labelled: Optional[str] = None,
+                 open_vocabulary: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(mask_dir, data_preprocessor=data_preprocessor)
         if supervision not in SUPERVISIONS:
@@ -80,6 +102,10 @@ class TUSSZeroShotModel(TUSSStageModel):
         self.seeding = {**dict(softmax=1., norm=True, bypath_suppress=True,
                                bg=dict(method='pow', p=0.3)), **(seeding or {})}
         self.supervision = supervision
+        ov = OPEN_VOCABULARY.get(dataset, OPEN_VOCABULARY['coco14'])
+        self.open_vocabulary = {**ov, **(open_vocabulary or {})}
+        self.open_vocabulary['seeding'] = {**ov['seeding'],
+                                           **self.open_vocabulary.get('seeding', {})}
         self.labelled = self._read_labelled(labelled) if supervision == 'semi' else set()
         self.clip = build_clip(**clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers=0)
@@ -122,14 +148,26 @@ class TUSSZeroShotModel(TUSSStageModel):
         features = self.features(self.preprocess(image), masks)
         return pool_mask_embeddings(features, masks).float().cpu()
 
-    def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """(M, |V|) zero-shot logits ``exp(logit_scale)·cos(E, t)`` over the vocabulary."""
+    def logits(self, embeddings: torch.Tensor, open_vocabulary: bool = False) -> torch.Tensor:
+        """(M, |V|) zero-shot logits ``exp(logit_scale)·cos(E, t)`` over the vocabulary (the
+        open-vocabulary recipe's with ``open_vocabulary``)."""
+        vocabulary, templates = self.foreground + self.background, self.templates
+        if open_vocabulary:
+            templates = self.open_vocabulary['templates']
+            if self.open_vocabulary['background_class']:
+                vocabulary = ('background',) + self.foreground
         with torch.no_grad():
-            text = self.text.encode_classes(self.foreground + self.background, self.templates)
+            text = self.text.encode_classes(vocabulary, templates)
         scale = self.clip.logit_scale.exp().float().cpu()
         return scale * F.normalize(embeddings, dim=-1) @ text.float().cpu().t()
 
     reads_images = True
+
+    def seed_unlabelled(self, logits: torch.Tensor):
+        """Every class of an image without labels, by the open-vocabulary recipe."""
+        return seed_on_logits(logits, range(len(self.foreground)),
+                              with_bg_logit=self.open_vocabulary['background_class'],
+                              **self.open_vocabulary['seeding'])
 
     def predict_one(self, image: torch.Tensor, sample: SegDataSample) -> None:
         C = len(self.foreground)
@@ -137,21 +175,20 @@ class TUSSZeroShotModel(TUSSStageModel):
         records, masks = self.load_masks(name, tuple(image.shape[-2:]))
         with torch.no_grad():
             embeddings = self.mask_embeddings(image, masks)
-        logits = self.logits(embeddings)
+        labelled = self.supervision == 'full' or name in self.labelled
+        logits = self.logits(embeddings, self.supervision in ('ov', 'semi') and not labelled)
         store = dict(embeddings=embeddings.numpy(), logits=logits.numpy(),
                      areas=masks.flatten(1).sum(1).numpy().astype(np.int64),
                      levels=np.array([r['level'] for r in records], np.int8))
-        labelled = self.supervision == 'full' or name in self.labelled
         if labelled:
             gt = read_label_map(sample.metainfo['seg_map_path'])
             scores = torch.from_numpy(gt_vote_fractions(masks.numpy(), gt, C + 1))
             seeds = gt_seeds(scores)
-        else:
-            if self.supervision == 'weak':
-                fg_cls = np.flatnonzero(np.asarray(sample.metainfo['img_labels'])).tolist()
-            else:  # open vocabulary: every class
-                fg_cls = list(range(C))
+        elif self.supervision == 'weak':
+            fg_cls = np.flatnonzero(np.asarray(sample.metainfo['img_labels'])).tolist()
             seeds = seed_on_logits(logits, fg_cls, with_bg_logit=False, **self.seeding)
+        else:  # open vocabulary: every class
+            seeds = self.seed_unlabelled(logits)
         if self.supervision in ('full', 'semi'):
             store['labelled'] = np.array(labelled)
         self.finish(sample, masks, records, seeds, store)
