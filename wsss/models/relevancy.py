@@ -85,7 +85,8 @@ def clip_relevancy(image_embedding: torch.Tensor, attn: Sequence[torch.Tensor],
 def tta_relevancy(image: torch.Tensor, relevancy: Callable[[torch.Tensor], torch.Tensor],
                   scales: Sequence[int] = (224, 336),
                   flips: Sequence[bool] = (False, True)) -> torch.Tensor:
-    """Relevancy maps averaged over test-time augmentations, at the image's size (§7.4).
+    """Relevancy maps averaged over test-time augmentations, at the image's size
+    (docs/relevancy.md §4).
 
     Each pass resizes the whole image to s×s (Pillow bicubic, no crop), flipped horizontally or
     not; the flips of one scale go through ``relevancy`` as one batch. Each map is resized
@@ -119,7 +120,8 @@ def tta_relevancy(image: torch.Tensor, relevancy: Callable[[torch.Tensor], torch
 
 def relevancy_clicks(relevancy: torch.Tensor, num_clicks: int = 3,
                      factor: float = 0.5) -> torch.Tensor:
-    """Click points (x, y) in image pixel coordinates from the peaks of each map (§7.5).
+    """Click points (x, y) in image pixel coordinates from the peaks of each map
+    (docs/relevancy.md §5).
 
     Each map is resized by ``factor`` (bilinear, align_corners=False, the scale factor kept for
     the coordinates; for 0.5 the mean of each 2×2 block); its peaks are the cells equal to the
@@ -155,8 +157,9 @@ def relevancy_clicks(relevancy: torch.Tensor, num_clicks: int = 3,
 
 def relevancy_seed(relevancy: torch.Tensor, masks: torch.Tensor,
                    class_ids: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """Seed from the classes' segmenter masks (§7.7): a pixel covered by class masks gets the
-    class whose relevancy is highest there among them; a pixel in no mask is background (0).
+    """Seed from the classes' segmenter masks (docs/relevancy.md §7): a pixel covered by class
+    masks gets the class whose relevancy is highest there among them; a pixel in no mask is
+    background (0).
 
     Confidence: the winning class's relevancy; at background pixels 1 - the highest relevancy.
 
