@@ -11,6 +11,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.runner import load_checkpoint, set_random_seed
 from torch import nn
 
+from ..datasets.transforms import ImageLoadError
 from ..datasets.class_names import with_background
 from ..engine import check_class_count
 from ..models.stage_one import CLIPCAMModel
@@ -104,6 +105,8 @@ def seed_image(model: nn.Module, img_path: str, class_names: Sequence[str],
         img_name=img_name or osp.splitext(osp.basename(img_path))[0]))
     with torch.no_grad():
         sample, = model.test_step(pseudo_collate([data]))
+    if 'load_error' in sample.metainfo:  # the model could not read the image or its inputs
+        raise ImageLoadError(sample.metainfo['load_error'])
     return StageOneResult(
         cams=sample.cams.data.float().cpu().numpy(),
         class_ids=list(sample.metainfo['cam_class_ids']),
