@@ -12,6 +12,7 @@ from wsss.models.tuss import (LabelPropagation, TUSSLinearProbe, area_weighted_l
                               combine, inductive_propagation, knn_search, seed_on_logits,
                               soft_labels)
 from wsss.models.tuss import label_propagation
+from wsss.models.tuss.knn import KNNIndex
 
 T13_X = np.array([[1, 0], [.8, .6], [0, 1], [-.6, .8]])
 T13_F = np.array([[2.7791, 1.2775], [2.6150, 1.8778], [1.8778, 2.6150], [1.2775, 2.7791]])
@@ -163,3 +164,19 @@ def test_t12_probe_lr_schedule():
     assert lrs[59999] < 1e-7 and lrs[60000] == pytest.approx(0, abs=1e-9)
     loader = cfg.train_dataloader  # 512 masks a step whatever the GPU count (GlobalBatchSampler)
     assert loader.batch_size == 512 and loader.batch_sampler.drop_last
+
+
+def test_inductive_neighbours_an_approximate_index_missed_are_no_edge():
+    """T14's query with k̄ = 3 where the index found only the two true neighbours (the third
+    slot -1, -inf, as faiss leaves it): a_j = s_j / sqrt(.5 (3/2) d_j (.96 + .80)) with
+    d = 2.8 -> (.49935, .41612); y = a_1 F_1 + a_2 F_2, finite."""
+    lp = LabelPropagation(T13_X, k=2)
+
+    class Partial(KNNIndex):
+        def search(self, queries, k):
+            return (np.array([[.96, .80, -np.inf]], np.float32), np.array([[1, 2, -1]]))
+
+    y = inductive_propagation(np.array([[.6, .8]]), Partial(lp.X.astype(np.float32),
+                                                             method='exact'),
+                              lp.degrees, T13_F, k_bar=3, k=2)
+    np.testing.assert_allclose(y, [[2.0872, 2.0258]], atol=2e-4)

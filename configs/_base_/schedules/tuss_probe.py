@@ -1,7 +1,8 @@
 # The GLCC probe's schedule (§5.2): SGD lr 0.02, momentum 0.9, no weight decay; linear warm-up
-# from 1e-5, then cosine to 0, stepped every iteration; batches of 512 masks, RandomSampler seed 0,
-# drop_last. VOC base (iteration factor f = 1): 6k warm-up, 60k iterations; a config with factor f
-# divides both (COCO-14: 12k warm-up fixed, 120k / f).
+# from 1e-5, then cosine to 0, stepped every iteration; batches of 512 masks shuffled by
+# InfiniteSampler (seed 0; the released code draws them with RandomSampler), drop_last. VOC base
+# (iteration factor f = 1): 6k warm-up, 60k iterations; a config with factor f divides both
+# (COCO-14: 12k warm-up fixed, 120k / f).
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.))
 param_scheduler = [

@@ -131,12 +131,16 @@ def inductive_propagation(queries: np.ndarray, train_X, degrees: np.ndarray,
     """(Q, K) scores of new embeddings from the training masks' LP seeding scores ``Y_star``
     (``seed_Y_star``), with the rigorous normalisation (§5.4). ``train_X``: the L2-normalised
     training embeddings or a :class:`KNNIndex` over them (built once for every new image);
-    ``degrees``: the training graph's (k neighbours)."""
+    ``degrees``: the training graph's (k neighbours). Neighbours an approximate index could not
+    find count as no edge."""
     index = train_X if isinstance(train_X, KNNIndex) else KNNIndex(
         np.asarray(train_X, np.float32),
         method='auto' if use_faiss is None else 'faiss' if use_faiss else 'exact')
     x = l2_normalize(queries)
     sims, idx = index.search(x, k_bar)
+    missing = idx < 0  # an approximate index could not fill these: no edge
+    if missing.any():
+        idx, sims = np.where(missing, 0, idx), np.where(missing, 0, sims).astype(np.float32)
     total = sims.sum(axis=1, keepdims=True)
     norm = 0.5 * (k_bar / k) * degrees[idx] * total
     a_bar = sims / np.sqrt(norm)

@@ -11,7 +11,7 @@ modification times, and the settings), so a changed input gives a new result, ne
 
 Layout: ``<zero-shot step>/lp_graph/<fingerprint>/`` holds ``X`` (N, D) float32 (L2-normalised
 embeddings), ``neighbours`` (N, k) int64, ``sims`` (N, k) float32, ``names`` and ``offsets``;
-``<LP step>/lp_scores/<fingerprint>/`` holds ``F`` (N, K) float64, ``names`` and ``offsets``.
+``<zero-shot step>/lp_scores/<fingerprint>/`` holds ``F`` (N, K) float64, ``names`` and ``offsets``.
 """
 import contextlib
 import hashlib
