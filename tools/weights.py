@@ -66,7 +66,7 @@ def check(files: Dict[str, WeightFile]) -> int:
         print(f'{"ok" if valid else "BAD":<8} {name}: {path} ({text})')
         bad += not valid
     print(f'\n{len(files) - bad} of {len(files)} files present and valid'
-          + (f'; missing or bad files: `python tools/weights.py download`, or copy them to '
+          + ('; missing or bad files: `python tools/weights.py download`, or copy them to '
              '$WSSS_WEIGHTS_DIR' if bad else ''))
     return 1 if bad else 0
 

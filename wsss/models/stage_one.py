@@ -6,7 +6,6 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import open_clip
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample

@@ -110,11 +110,11 @@ def pretrained_refs(node: Any, key: str = 'model') -> Iterator[Tuple[dict, str, 
     checkpoint=...)``. Other values (local paths, open_clip tags like ``'openai'``) are left out."""
     remote = URL_PREFIXES + OPENMMLAB_PREFIXES
     if isinstance(node, dict):
-        for field in ('pretrained', 'checkpoint'):
-            value = node.get(field)
+        for name in ('pretrained', 'checkpoint'):
+            value = node.get(name)
             if isinstance(value, str) and value.startswith(remote) and \
-                    (field == 'pretrained' or node.get('type') == 'Pretrained'):
-                yield node, field, f'{key}.{field}'
+                    (name == 'pretrained' or node.get('type') == 'Pretrained'):
+                yield node, name, f'{key}.{name}'
         for k, v in node.items():
             yield from pretrained_refs(v, f'{key}.{k}')
     elif isinstance(node, (list, tuple)):
@@ -127,14 +127,14 @@ def resolve_pretrained(cfg: Config) -> List[str]:
     (:func:`find_weights`), so training starts offline from a file in ``$WSSS_WEIGHTS_DIR`` or
     the cache and fails early, with the key to set, when the file is nowhere. Returns the files."""
     files = []
-    for node, field, key in list(pretrained_refs(cfg.get('model'))):
-        ref = node[field]
+    for node, name, key in list(pretrained_refs(cfg.get('model'))):
+        ref = node[name]
         url = openmmlab_url(ref) if ref.startswith(OPENMMLAB_PREFIXES) else ref
         if not url.startswith(URL_PREFIXES):
             continue  # a file under mmengine's home (a user's open_mmlab.json): mmengine finds it
-        node[field] = find_weights(url, config_key=key)
-        print_log(f'{key}: {ref} -> {node[field]}', logger='current')
-        files.append(node[field])
+        node[name] = find_weights(url, config_key=key)
+        print_log(f'{key}: {ref} -> {node[name]}', logger='current')
+        files.append(node[name])
     return files
 
 
