@@ -1,11 +1,13 @@
-# make test: set up .venv if needed, run the test suite.
+# make test: set up .venv if needed, run the test suite (every tier; what CI runs).
+# make test-fast: the unit tier only (tests/unit, in process; under 2 min on 2 cores).
+# make lint: ruff check (rules and line length in pyproject.toml).
 # make demo: set up, then run the quickstart: the whole two-stage pipeline on a generated mini VOC.
 # make mutate: mutation testing of the math modules (tools/mutation/*.toml; hours, not in CI).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PIPELINE := configs/pipelines/quickstart_fma-wsss_vit-b16_minivoc.py
 
-.PHONY: setup test demo mutate clean-venv
+.PHONY: setup test test-fast lint demo mutate clean-venv
 
 setup:
 	@bash tools/setup_env.sh
@@ -13,6 +15,12 @@ setup:
 test: setup
 	# one thread per process: the tests start tools beside each other on few cores
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests
+
+test-fast: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -q
+
+lint: setup
+	$(PY) -m ruff check .
 
 demo: setup
 	@[ -f data/mini_voc/ImageSets/Segmentation/val.txt ] || $(PY) -m wsss.datasets.synthetic data/mini_voc
