@@ -1,4 +1,7 @@
-"""Tiny datasets built in tmp dirs with hand-written content, and helpers to run the tools."""
+"""Tiny datasets built in tmp dirs with hand-written content, helpers to run the tools, and the
+tiers: tests/unit (one part of the package, in process), tests/tools (the scripts of tools/),
+tests/e2e (whole pipelines, kill-and-resume, several processes, the demo), each a marker."""
+import glob
 import json
 import os
 import os.path as osp
@@ -19,6 +22,26 @@ from wsss.utils import register_all_modules
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC = {name: i + 1 for i, name in enumerate(VOC12_CLASSES)}
 COCO = {name: i + 1 for i, name in enumerate(COCO14_CLASSES)}
+TESTS = osp.join(ROOT, 'tests')
+TIERS = ('unit', 'tools', 'e2e')
+
+# Test modules import shared helpers from one another by module name (from test_seed_jobs import
+# ...), as pytest's default import mode allows: every test folder is on sys.path, so that one
+# tier, folder or file runs alone. Hence test file names are unique across folders.
+for _folder in sorted({osp.dirname(p) for p in glob.glob(osp.join(TESTS, '**', 'test_*.py'),
+                                                        recursive=True)}):
+    if _folder not in sys.path:
+        sys.path.append(_folder)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its tier, the first folder under tests/: ``pytest -m unit``."""
+    for item in items:
+        tier = osp.relpath(str(item.path), TESTS).split(osp.sep)[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f'{item.path}: a test file belongs in tests/unit, '
+                                    'tests/tools or tests/e2e (their marker is set from it)')
+        item.add_marker(tier)
 
 
 @pytest.fixture(autouse=True, scope='session')
