@@ -1,11 +1,10 @@
-import json
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from conftest import VOC, run_tool, voc_masks
+from conftest import VOC, voc_masks
 from pycocotools import mask as mask_utils
 
 from wsss.datasets import SeedError, read_label_map, write_label_map
@@ -107,32 +106,6 @@ def test_evaluate_seed_dir(voc_root, tmp_path):
         evaluate_seed_dir(samples, seed_dir, N_VOC)
 
 
-def test_eval_seeds_tool(voc_root, tmp_path):
-    seed_dir = str(tmp_path / 'seeds')
-    write_hand_seeds(seed_dir)
-    out = str(tmp_path / 'numbers.json')
-    args = ('tools/eval_seeds.py', seed_dir, '--dataset', 'voc12', '--data-root', voc_root,
-            '--split', 'train')
-    result = run_tool(*args, '--out', out)
-    assert result.returncode == 0, result.stderr
-    assert f'mIoU: {100 * HAND_MIOU:.2f}' in result.stdout
-    assert 'mIoU: 83.93' in result.stdout
-    with open(out) as f:
-        numbers = json.load(f)
-    assert numbers['mIoU'] == pytest.approx(100 * HAND_MIOU)
-    assert numbers['per_class']['cat']['recall'] == pytest.approx(100 * 6 / 9)
-    assert numbers['predictions'] == seed_dir
-    with open(seed_dir + '_eval/metrics.json') as f:  # the default --out-dir
-        assert json.load(f) == numbers
-    with open(seed_dir + '_eval/per_image.csv') as f:
-        assert [line.split(',')[0] for line in f] == ['image', 'img_a', 'img_b']
-
-    os.remove(osp.join(seed_dir, 'img_b.png'))
-    result = run_tool(*args)
-    assert result.returncode != 0
-    assert '1 of 2 seeds are missing' in result.stderr and 'img_b.png' in result.stderr
-
-
 def test_save_load_cams_round_trip(tmp_path):
     cams = np.random.default_rng(0).random((2, 5, 7)).astype(np.float32)
     path = str(tmp_path / 'cams' / 'img')  # no .npz: written under exactly this name
@@ -181,21 +154,6 @@ def test_search_bg_power(voc_root, tmp_path):
     parallel = search_bg_power(samples, cam_dir, N_VOC, powers=(1, 2, 3), nproc=2)
     for p in (1, 2, 3):
         np.testing.assert_array_equal(parallel[p].confusion, results[p].confusion)
-
-
-def test_eval_seeds_tool_searches_power_on_cams(voc_root, tmp_path):
-    cam_dir = str(tmp_path / 'cams')
-    write_hand_cams(cam_dir)
-    out = str(tmp_path / 'numbers.json')
-    result = run_tool('tools/eval_seeds.py', cam_dir, '--dataset', 'voc12', '--data-root',
-                      voc_root, '--split', 'train', '--powers', '1', '2', '3', '--out', out)
-    assert result.returncode == 0, result.stderr
-    assert 'best background power: 2\n' in result.stdout
-    assert 'mIoU: 100.00' in result.stdout
-    with open(out) as f:
-        numbers = json.load(f)
-    assert numbers['best_power'] == 2
-    assert numbers['miou_by_power']['1'] == pytest.approx(100 * (53 / 62 + 2) / 4)
 
 
 # ------------------------------------------------ raw CAM files keep a weak class's values
