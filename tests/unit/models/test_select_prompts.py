@@ -1,12 +1,8 @@
-"""Sharpness-based prompt selection against a step-by-step computation, and its tool."""
-import json
-import re
-
+"""Sharpness-based prompt selection against a step-by-step computation (its tool: tests/tools)."""
 import numpy as np
 import pytest
 import torch
 
-from conftest import run_tool
 from wsss.models.clip import TextEncoder, build_clip, build_tokenizer
 from wsss.models.prompt_selection import dispersion, template_sharpness
 
@@ -93,21 +89,3 @@ def test_dispersion_by_hand():
     labels = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0]])
     # row 0: mean .4, variance .04 -> .1; row 1: balanced -> 0
     torch.testing.assert_close(dispersion(probs, labels), torch.tensor([0.1, 0.0]))
-
-
-def test_select_prompts_tool(voc_root, tmp_path):
-    cfg = tmp_path / 'tiny.json'
-    cfg.write_text(json.dumps(TINY))
-    templates = tmp_path / 'templates.txt'
-    templates.write_text('# candidates\n' + '\n'.join(TEMPLATES) + '\n\n')
-    result = run_tool('tools/select_prompts.py', '--dataset', 'voc12', '--data-root', voc_root,
-                      '--split', 'train', '--templates-file', str(templates),
-                      '--clip-model-cfg', str(cfg), '--clip-pretrained', 'none',
-                      '--device', 'cpu', '--short-side', '48')
-    assert result.returncode == 0, result.stderr
-    rows = re.findall(r'^\s*(\d+)\s+(.+?)\s+(\d+\.\d+)\s+(\d+)$', result.stdout, re.M)
-    assert sorted(r[1] for r in rows) == sorted(TEMPLATES)
-    assert [int(r[0]) for r in rows] == [1, 2, 3]
-    values = [float(r[2]) for r in rows]
-    assert values == sorted(values)
-    assert {r[3] for r in rows} == {'1'}  # img_a (cat, person); img_b has one class
