@@ -2,13 +2,14 @@ import os
 import os.path as osp
 
 import numpy as np
-from conftest import COCO, VOC, run_tool
+from conftest import COCO, VOC, coco_expected, run_tool
 from scipy.io import savemat
-from test_datasets import RELEASED_LINES, coco_label_list
+from test_datasets import PIPELINE, RELEASED_LINES, coco_label_list
 
 from wsss.datasets import VOC12Dataset, read_label_map
 from wsss.datasets.base import read_label_list
 from wsss.datasets.coco import category_to_label, compare_labels, load_coco
+from wsss.registry import DATASETS
 
 
 def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
@@ -67,3 +68,18 @@ def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path):
     assert 'classes only in the annotations: dog 1' in out.stdout
     assert 'crowd annotations only: 1, 1 of them in the list' in out.stdout
     assert not osp.exists(osp.join(coco_root, 'SegmentationClass'))  # compares, writes nothing
+
+
+def test_coco_converter_writes_gt_the_dataset_loads(coco_root):
+    out = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
+    assert out.returncode == 0, out.stderr
+    assert 'train: wrote 2 masks' in out.stdout
+    dataset = DATASETS.build(dict(type='COCO14Dataset', data_root=coco_root, split='train',
+                                  pipeline=PIPELINE))
+    for i in range(len(dataset)):
+        sample = dataset[i]['data_samples']
+        stem = sample.metainfo['img_name']
+        np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(),
+                                      coco_expected()[stem]['gt'])
+    again = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
+    assert 'train: wrote 0 masks' in again.stdout

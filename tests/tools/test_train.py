@@ -18,7 +18,6 @@ import torch.distributed as dist
 from conftest import ROOT, run_tool
 
 from wsss.apis import close_distributed, run_main
-
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.utils.checkpoint import load_local_checkpoint
 
@@ -121,5 +120,6 @@ def test_class_count_mismatch_names_the_config(mini_voc, tmp_path):
     out = run_tool('tools/train.py', DLV3, '--work-dir', str(tmp_path / 'bad'), '--cfg-options',
                    *data_options(mini_voc, 2), 'model.decode_head.num_classes=10')
     assert out.returncode != 0
-    assert re.search(r'config \S*deeplabv3plus_r18-tiny\S*\.py: .*model\.decode_head\.num_classes=10'
-                     r', but dataset PseudoLabelDataset has 21 classes', out.stderr), out.stderr[-3000:]
+    message = (r'config \S*deeplabv3plus_r18-tiny\S*\.py: .*model\.decode_head\.num_classes=10'
+               r', but dataset PseudoLabelDataset has 21 classes')
+    assert re.search(message, out.stderr), out.stderr[-3000:]

@@ -3,7 +3,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from conftest import COCO, VOC, coco_expected, run_tool, voc_masks, write_image
+from conftest import COCO, VOC, coco_expected, voc_masks, write_image
 from PIL import Image
 
 from wsss.datasets import (COCO14Dataset, ImageFolderDataset, ImageLoadError, SeedError,
@@ -77,21 +77,6 @@ def test_coco_labels_masks_crowd_and_empty(coco_root):
         np.testing.assert_array_equal(coco_semantic_mask(coco, e['id'], cat_to_label), e['gt'])
     crowd_ignored = coco_semantic_mask(coco, 2, cat_to_label, crowd='ignore')
     assert set(np.unique(crowd_ignored)) == {0, 255}
-
-
-def test_coco_converter_writes_gt_the_dataset_loads(coco_root):
-    out = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
-    assert out.returncode == 0, out.stderr
-    assert 'train: wrote 2 masks' in out.stdout
-    dataset = DATASETS.build(dict(type='COCO14Dataset', data_root=coco_root, split='train',
-                                  pipeline=PIPELINE))
-    for i in range(len(dataset)):
-        sample = dataset[i]['data_samples']
-        stem = sample.metainfo['img_name']
-        np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(),
-                                      coco_expected()[stem]['gt'])
-    again = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
-    assert 'train: wrote 0 masks' in again.stdout
 
 
 def test_coco_refuses_a_json_with_other_categories(coco_root):

@@ -112,9 +112,9 @@ def test_an_image_out_of_memory_is_one_failed_entry(tmp_path, monkeypatch):
 
 
 def test_sam_masks_of_a_large_image_are_made_at_the_bound_and_stored_at_its_size():
-    from pycocotools import mask as mask_utils
     from mmengine.config import Config
     from mmseg.structures import SegDataSample
+    from pycocotools import mask as mask_utils
     tiny = Config.fromfile(osp.join(ROOT, 'configs/sam/sam_tiny_minivoc.py')).model
     torch.manual_seed(0)
     model = MODELS.build(dict(tiny.to_dict(), max_long_side=64))

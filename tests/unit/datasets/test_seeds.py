@@ -2,7 +2,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from conftest import VOC, run_tool, voc_masks
+from conftest import VOC, voc_masks
 
 from wsss.datasets import write_confidence, write_label_map
 from wsss.registry import DATASETS
@@ -59,27 +59,3 @@ def test_confidence_guided_loss_ignores_unsure_pixels(voc_root, tmp_path):
     # img_b has no confidence file: used as it is
     np.testing.assert_array_equal(dataset[1]['data_samples'].gt_sem_seg.data[0].numpy(),
                                   seeds['img_b'])
-
-
-def test_check_seeds_reports_every_kind_of_problem(voc_root, tmp_path):
-    seed_dir = str(tmp_path / 'seeds')
-    write_seeds(seed_dir)
-    good = run_tool('tools/check_seeds.py', seed_dir, '--dataset', 'voc12', '--data-root',
-                    voc_root, '--split', 'train')
-    assert good.returncode == 0, good.stdout + good.stderr
-    assert '2 images, 2 good seeds' in good.stdout
-
-    bad = np.zeros((6, 8), np.uint8)
-    bad[3, 3] = 37
-    write_label_map(osp.join(seed_dir, 'img_a.png'), bad)
-    write_label_map(osp.join(seed_dir, 'img_b.png'), np.zeros((6, 9), np.uint8))
-    out = run_tool('tools/check_seeds.py', seed_dir, '--dataset', 'voc12', '--data-root',
-                   voc_root, '--split', 'train')
-    assert out.returncode == 1
-    assert 'values: 1' in out.stdout and 'img_a.png: values [37]' in out.stdout
-    assert 'size: 1' in out.stdout and 'img_b.png: size 9x6 (WxH) differs' in out.stdout
-
-    (tmp_path / 'seeds' / 'img_b.png').unlink()
-    out = run_tool('tools/check_seeds.py', seed_dir, '--dataset', 'voc12', '--data-root',
-                   voc_root, '--split', 'train')
-    assert out.returncode == 1 and 'missing: 1' in out.stdout
