@@ -1,6 +1,7 @@
 """SAM masks: the level-aware filters on hand-built masks, the generator against segment-anything's
 own (tiny random SAM, and a SAM whose decoder draws discs around the clicks so that crops, NMS and
-the small-region clean-up all have work), the mask store, the model, and tools/sam_masks.py."""
+the small-region clean-up all have work), the mask store and the model (tools/sam_masks.py:
+tests/tools/test_sam_masks_tool.py)."""
 import json
 import os
 import os.path as osp
@@ -9,7 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, closed_port_url, run_tool
+from conftest import ROOT, closed_port_url
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from segment_anything import SamAutomaticMaskGenerator
@@ -222,33 +223,6 @@ def test_model_runs_the_generator_on_rgb(image):
     model.defer_finish = False
     out, = model.predict([bgr], [SegDataSample()])
     assert out.sam_masks == expected
-
-
-@pytest.fixture(scope='module')
-def mini_voc(tmp_path_factory) -> str:
-    return make_synthetic_voc(str(tmp_path_factory.mktemp('data') / 'mini_voc'),
-                              (('train', 4), ('val', 1)))
-
-
-def test_tool_writes_one_file_per_image_and_a_rerun_none(mini_voc, tmp_path):
-    args = ['tools/sam_masks.py', TINY_CFG, '--work-dir', str(tmp_path), '--cfg-options',
-            f'test_dataloader.dataset.data_root={mini_voc}']
-    out = run_tool(*args)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert re.search(r'sam_masks/written: 4\b', out.stdout + out.stderr)
-    mask_dir = tmp_path / 'sam_masks'
-    names = sorted(os.listdir(mask_dir))
-    assert names == [f'train_{i:04d}.json' for i in range(4)]
-    stamps = {n: os.stat(mask_dir / n).st_mtime_ns for n in names}
-    for name in names:
-        assert load_mask_array(str(mask_dir / name)).shape[1:] == (96, 128)
-    open(mask_dir / 'train_0000.json.123.tmp', 'w').write('half-written by a killed run')
-
-    out = run_tool(*args)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert re.search(r'sam_masks/written: 0\b', out.stdout + out.stderr)
-    assert sorted(os.listdir(mask_dir)) == names
-    assert {n: os.stat(mask_dir / n).st_mtime_ns for n in names} == stamps
 
 
 def test_build_sam_finds_the_released_file_in_the_weights_dir_or_tries_its_url(
