@@ -1,8 +1,7 @@
-"""Same-size images through one forward (``images_per_forward``, the size-ordered sampler,
-``generate_seeds.py --batch``) and the autocast option: the CAMs of the one-by-one fp32 path."""
+"""Same-size images through one forward (``images_per_forward``, the size-ordered sampler; for
+``generate_seeds.py --batch`` see tests/tools) and the autocast option: the CAMs of the one-by-one
+fp32 path."""
 import os.path as osp
-import runpy
-import sys
 
 import numpy as np
 import pytest
@@ -107,43 +106,3 @@ def test_sampler_orders_pending_images_by_size_and_still_shards_each_once(tmp_pa
         monkeypatch.setattr('wsss.datasets.samplers.get_dist_info', lambda: (rank, 2))
         shards.append(list(PendingSeedSampler(dataset, seed_dir, group_by_size=True)))
     assert shards == [[5, 0, 1], [3, 2, 4]]
-
-
-def run_seed_tool(monkeypatch, *args: str) -> int:
-    monkeypatch.setattr(sys, 'argv', ['generate_seeds.py', *args])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(osp.join(ROOT, 'tools/generate_seeds.py'), run_name='__main__')
-    return exit_info.value.code
-
-
-def test_generate_seeds_batch_runs_same_size_images_together(tmp_path, monkeypatch):
-    root = make_synthetic_voc(str(tmp_path / 'voc'), (('train', 4),))
-    calls = []
-    forward = CLIPDenseEncoder.forward
-    monkeypatch.setattr(CLIPDenseEncoder, 'forward',
-                        lambda self, images: calls.append(len(images)) or forward(self, images))
-
-    def run(name: str, *extra: str) -> str:
-        work = str(tmp_path / name)
-        assert run_seed_tool(monkeypatch, TINY, '--work-dir', work, '--save-cams',
-                             osp.join(work, 'cams'), '--no-eval', *extra, '--cfg-options',
-                             f'test_dataloader.dataset.data_root={root}') == 0
-        return work
-
-    single = run('single')
-    assert calls == [1, 1, 1, 1]
-    calls.clear()
-    batched = run('batched', '--batch', '4')
-    assert calls == [4]  # the generated images share one size
-    for i in range(4):
-        ids, cams = load_cams(osp.join(batched, 'cams', f'train_{i:04d}.npz'))
-        ref_ids, ref_cams = load_cams(osp.join(single, 'cams', f'train_{i:04d}.npz'))
-        np.testing.assert_array_equal(ids, ref_ids)
-        np.testing.assert_allclose(cams, ref_cams, atol=1e-3)  # stored as float16
-
-
-def test_generate_seeds_refuses_batch_for_models_that_run_their_own_way(monkeypatch):
-    message = run_seed_tool(monkeypatch, 'configs/relevancy/relevancy_vit-tiny_minivoc.py',
-                            '--batch', '2')  # a string code: printed to stderr, exit status 1
-    assert message.startswith('error: --batch') and 'CLIPRelevancyModel' in message
-    assert '\n' not in message
