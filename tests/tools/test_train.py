@@ -1,6 +1,6 @@
 """tools/train.py and tools/test.py on the tiny configs over a generated mini VOC tree:
-train, checkpoint, resume, TensorBoard events, a real 2-process gloo run, testing, and
-misconfiguration errors.
+train, checkpoint, resume, TensorBoard events, testing, and misconfiguration errors (a real
+2-process gloo run: tests/e2e/test_dist_train.py).
 Every stage-two config (SegFormer included) trains in-process in test_stage_two.py."""
 import glob
 import importlib.util
@@ -8,14 +8,12 @@ import os
 import os.path as osp
 import re
 import socket
-import subprocess
-import sys
 import weakref
 
 import pytest
 import torch
 import torch.distributed as dist
-from conftest import ROOT, run_tool
+from conftest import run_tool
 
 from wsss.apis import close_distributed, run_main
 from wsss.datasets.synthetic import make_synthetic_voc
@@ -80,19 +78,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def test_two_process_distributed_training(mini_voc, tmp_path):
-    work_dir = str(tmp_path / 'dist')
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), PYTHONUNBUFFERED='1')
-    out = subprocess.run(['bash', 'tools/dist_train.sh', DLV3, '2', '--work-dir', work_dir,
-                          '--verbose', '--cfg-options', *data_options(mini_voc, 4)],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
-    log = out.stdout + out.stderr
-    assert out.returncode == 0, log[-5000:]
-    assert 'Distributed training: True' in log and 'GPU number: 2' in log
-    assert log.count('distributed backend gloo instead of nccl') == 2  # one per rank
-    assert load_local_checkpoint(osp.join(work_dir, 'iter_4.pth'))['meta']['iter'] == 4
 
 
 def test_tools_close_the_process_group_and_free_the_ddp_model_before_exit(tmp_path):
