@@ -1,6 +1,6 @@
-"""Long seed and SAM-mask jobs: post-processing in a pool of CPU workers (the same files as in
-the model's process, in any worker count), bad files that do not end a job (the whole jobs and a
-user's mistakes through tools/generate_seeds.py: tests/tools/test_seed_jobs_tools.py)."""
+"""Long seed and SAM-mask jobs: the pool of CPU workers and its defaults, bad files that do not
+end a job (the same files in any worker count: tests/e2e/test_pooled_writes.py; the whole jobs
+and a user's mistakes through tools/generate_seeds.py: tests/tools/test_seed_jobs_tools.py)."""
 import argparse
 import io
 import json
@@ -163,50 +163,6 @@ def write_sam_masks(dataset, mask_dir: str) -> None:
 
 def folder_bytes(folder: str) -> dict:
     return {f: open(osp.join(folder, f), 'rb').read() for f in sorted(os.listdir(folder))}
-
-
-@pytest.mark.parametrize('seeder', ['ArgmaxSeeder', 'CRFSeeder', 'SAMSSeeder'])
-def test_pooled_writes_equal_the_model_process_writes_in_any_worker_count(small_voc, tmp_path,
-                                                                          seeder):
-    if seeder == 'CRFSeeder':
-        pytest.importorskip('pydensecrf')
-    dataset = VOC12Dataset(data_root=small_voc, split='train', pipeline=PIPELINE)
-    cfg = Config.fromfile(osp.join(ROOT, TINY)).model
-    cfg.seeder = dict(type=seeder)
-    if seeder == 'SAMSSeeder':
-        cfg.seeder.mask_dir = str(tmp_path / 'masks')
-        write_sam_masks(dataset, cfg.seeder.mask_dir)
-    data = [dataset[i] for i in range(len(dataset))]
-    meta = dict(classes=dataset.metainfo['classes'])
-
-    def run(defer: bool, workers: int) -> str:
-        torch.manual_seed(0)
-        model = MODELS.build(dict(cfg, defer_seeding=defer))
-        out = str(tmp_path / f'{defer}_{workers}')
-        writer = SeedWriter(seed_dir=osp.join(out, 'seeds'), cam_dir=osp.join(out, 'cams'),
-                            workers=workers)
-        writer.dataset_meta = meta
-        for batch in (data[:3], data[3:]):
-            with torch.no_grad():
-                samples = model.predict([d['inputs'] for d in batch],
-                                        [d['data_samples'] for d in batch])
-            writer.process(None, [s.to_dict() for s in samples])
-        assert writer.evaluate(len(data)) == {'seeds/written': 4, 'seeds/failed': 0}
-        return out
-
-    reference = run(defer=False, workers=0)  # the seeder in the model, the writes in-process
-    seeds = folder_bytes(osp.join(reference, 'seeds'))
-    assert len(seeds) == 8
-    for workers in (0, 1, 3):
-        out = run(defer=True, workers=workers)
-        assert folder_bytes(osp.join(out, 'seeds')) == seeds, workers
-        for name in os.listdir(osp.join(reference, 'cams')):
-            ids, cams = load_cams(osp.join(out, 'cams', name))
-            ref_ids, ref_cams = load_cams(osp.join(reference, 'cams', name))
-            np.testing.assert_array_equal(ids, ref_ids)
-            np.testing.assert_array_equal(cams, ref_cams)
-
-
 
 
 def test_sam_mask_writer_lists_undecodable_images_and_writes_the_others(tmp_path):
