@@ -37,8 +37,8 @@ is the model's wait for the dataloader, CRF/SAMS and write are busy time in the 
 the model), and "wait" is the model blocked on a full pool or at the end. The seed pixels where
 baseline and wsss differ are counted: their GradCAMs differ in float rounding only, but with
 random weights the attention is nearly uniform and CAA min-max-normalises nearly flat maps, which
-amplifies that noise (tests/test_seed_jobs.py checks that the pool writes the same files as the
-model's process).
+amplifies that noise (tests/e2e/test_pooled_writes.py checks that the pool writes the same files
+as the model's process).
 
     python tools/benchmark/seed_throughput.py --images 8 --repeats 2    # ~15 min on 2 cores
     python tools/benchmark/seed_throughput.py --device cuda --images 200
