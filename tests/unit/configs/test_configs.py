@@ -59,4 +59,5 @@ def test_pipeline_steps_build(path):
 def test_there_are_configs_for_each_clip_es_split():
     names = {osp.basename(p) for p in CONFIGS}
     assert {'clip-es_vit-b16_voc12-train.py', 'clip-es_vit-b16_crf_voc12-train.py',
-            'clip-es_vit-b16_crf_voc12-train-aug.py', 'clip-es_vit-b16_crf_coco14-train.py'} <= names
+            'clip-es_vit-b16_crf_voc12-train-aug.py',
+            'clip-es_vit-b16_crf_coco14-train.py'} <= names
