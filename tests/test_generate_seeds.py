@@ -15,10 +15,11 @@ from conftest import ROOT, run_tool
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from wsss.datasets import PendingSeedSampler, VOC12Dataset, read_label_map, write_label_map
+from wsss.datasets import PendingSeedSampler, VOC12Dataset
+from wsss.io.seeds import read_label_map, write_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.datasets.transforms import ResizeToMultiple
-from wsss.evaluation import load_cams
+from wsss.io.cams import load_cams
 from wsss.registry import MODELS
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'

@@ -11,15 +11,14 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-from ..datasets.seeds import (IGNORE_INDEX, confidence_path, seed_path, write_confidence,
-                             write_label_map)
+from ..io.seeds import IGNORE_INDEX, confidence_path, seed_path, write_confidence, write_label_map
 from ..datasets.transforms import IMAGE_ERRORS
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
 from .job_writer import ImageJobWriter
 from .rank_collect import clear_rank_files
-from .seed_eval import save_cams
+from ..io.cams import cam_path, save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
 
@@ -151,7 +150,7 @@ def write_image(outputs: dict, task: dict
             return name, {}, (meta['img_path'], str(e)), False
     seeded = time.perf_counter()
     if outputs['cam_dir']:
-        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+        save_cams(cam_path(outputs['cam_dir'], name), class_ids, task['cams'],
                   raw=meta.get('raw_cams', False))
     if outputs['save_confidence']:
         write_confidence(confidence_path(outputs['seed_dir'], name), confidence)
