@@ -156,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     args.sizes = args.sizes or ([(320, 480)] if args.device == 'cpu' else
                                 [(320, 480), (336, 496), (368, 496), (496, 368)])
-    preload_for_children([__name__])
+    preload_for_children([__name__])  # the figures are rises above the built model
     times, peaks, outputs, counts = benchmark(args)
     if args.device == 'cpu':
         for variant in VARIANTS:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wsss.utils.benchmark import PeakMemory, preload_for_children, run_in_child
+from wsss.utils.benchmark import PeakMemory, run_in_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = dict(clip='configs/clip_es/clip-es_vit-b16_voc12-train.py',
@@ -109,7 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     sam_points = args.sam_points if args.sam_points is not None else (
         8 if args.device == 'cpu' else 0)
-    preload_for_children([__name__, 'wsss.apis'])
+    # no preload_for_children: each child imports its libraries itself, so that the model's
+    # RSS holds them as in a fresh process
     rows = []
     for model_name in args.models:
         results = {size: run_in_child(child, model_name, size, args.device, sam_points,

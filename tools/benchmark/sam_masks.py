@@ -183,7 +183,7 @@ def time_generators(sam: Sam, generators: Dict[str, SamAutomaticMaskGenerator],
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    preload_for_children([__name__])
+    preload_for_children([__name__])  # the figures are rises within the process
     cuda = args.device.startswith('cuda')
     sam = load_sam(args)
     generators = {name: make_generator(name, sam, args) for name in GENERATORS}

@@ -7,12 +7,13 @@ Methods (the bundled configs, with a random ViT-B/16: no download):
   fma   FMA-WSSS fine seeds (SAMS, bg 0.7)
         configs/fma_wsss/fma-fine-seeds_vit-b16_voc12-train-aug.py
 
-Variants, each in a fresh process on the same generated VOC-sized images (500x375 JPEGs, 1-3
-labels; synthetic SAM masks for fma):
+Variants, each in a fresh process (``wsss.utils.benchmark.run_in_child``) on the same generated
+VOC-sized images (500x375 JPEGs, 1-3 labels; synthetic SAM masks for fma):
 
   baseline  the released code's order, built from wsss's own pieces: per image load, one forward,
-            one backward per class (``gradcam_per_class_loop``), CAA, resize; then the seeder and
-            the PNG writes, one image after another; CRF / SAMS serially after all CAMs (kept in
+            one backward per class (``CLIPCAMModel.batch_cams`` with ``gradcam_per_class_loop``),
+            CAA, resize (``set_seed``); then the seeder and the PNG writes, one image after
+            another (``SeedWriter`` without workers); CRF / SAMS serially after all CAMs (kept in
             memory: the released scripts save them to disk in between, which is not counted).
   wsss      what tools/generate_seeds.py runs: mmengine's test loop over the config's dataloader,
             one backward per class slot, the seeder and the writes in SeedWriter's pool of CPU
@@ -31,8 +32,9 @@ building excluded; --warmup 0 times the whole job), the GPU's peak allocated mem
 the proportional set sizes, PSS, of the process and all its children: dataloader and pool
 workers; read when their summed
 RSS, sampled every 50 ms, reaches a new high, and every 2 s: a peak shorter than that can be
-missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM), CAA (affinity
-+ refinement; resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
+missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM; for wsss the
+model's forward, by forward hooks), CAA (affinity + refinement; resize included: the library's
+``stage`` marks), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
 is the model's wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside
 the model), and "wait" is the model blocked on a full pool or at the end. The seed pixels where
 baseline and wsss differ are counted: their GradCAMs differ in float rounding only, but with
@@ -44,6 +46,9 @@ model's process).
     python tools/benchmark/seed_throughput.py --device cuda --images 200
     python tools/benchmark/seed_throughput.py --device cuda --images 400 --methods cam \
         --batch 16 --autocast fp16
+
+``--tiny``: a tiny random CLIP (configs/_base_/models/clip_tiny.py) and 96x64 images, to check
+that the script runs.
 """
 import argparse
 import os
@@ -56,8 +61,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from wsss.utils.benchmark import (ProcessTreePeak, Stopwatch, preload_for_children,
-                                  run_in_child, synchronize)
+from wsss.utils.benchmark import ProcessTreePeak, Stopwatch, run_in_child, synchronize
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = dict(cam='configs/clip_es/clip-es_vit-b16_voc12-train.py',
@@ -348,7 +352,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit(f'error: --warmup must be in [0, --images), got {args.warmup}')
 
     import torch
-    preload_for_children([__name__])
+    # no preload_for_children: each run imports its libraries itself, so that their pages
+    # count in its PSS as in a fresh process (shared pages are split among their holders)
     tmp = tempfile.mkdtemp(prefix='seed_throughput_')
     size = (64, 96) if args.tiny else (375, 500)
     data = make_data(osp.join(tmp, 'voc'), args.images, size)

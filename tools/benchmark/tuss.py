@@ -48,7 +48,7 @@ from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip,
                               pool_mask_embeddings, tuss_input_size)
 from wsss.models.tuss import KNNIndex, TUSSLinearProbe, knn_search
 from wsss.models.tuss import label_propagation
-from wsss.utils.benchmark import PeakMemory, preload_for_children, run_in_child, timed
+from wsss.utils.benchmark import PeakMemory, run_in_child, timed
 
 TINY_CLIP = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
                      'configs/_base_/models/clip_tiny.py')
@@ -271,7 +271,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--tiny', action='store_true',
                         help='a tiny random CLIP for the mask embeddings (checks that it runs)')
     args = parser.parse_args(argv)
-    preload_for_children([__name__])
     if args.scale:
         print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}')
         print('label propagation at scale (k = 50, D = 512):')

@@ -282,9 +282,12 @@ def run_in_child(fn: Callable, *args, mmap_threshold: Optional[int] = None, **kw
     """``fn(*args, **kwargs)`` in a child process, and its (picklable) result; for memory
     measured from a fresh process's state, so that no earlier work's peak or freed heap counts.
 
-    The child is forked from multiprocessing's fork server, which has imported the modules of
-    :func:`preload_for_children` and run nothing else: the imports are paid once per benchmark,
-    not per child, and no CUDA state is inherited. ``fn`` must be a module-level function.
+    The child is forked from multiprocessing's fork server, a process that has run nothing of
+    the caller's (no CUDA state, no heap): like a spawned process it imports ``fn``'s module
+    itself, unless :func:`preload_for_children` had the server import modules first (their
+    imports are then paid once, not per child, and their pages are shared with the server:
+    right for memory measured as a rise, not for a process's whole RSS or PSS). ``fn`` must be
+    a module-level function.
     ``mmap_threshold`` (bytes, glibc): allocations from that size on come from mmap and go back
     to the system when freed, so that the resident set follows the live tensors (stable
     figures) instead of heap kept from earlier work. The child's output is shown only when it
