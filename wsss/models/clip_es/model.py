@@ -1,7 +1,7 @@
 """CLIP-ES (docs/clip_es.md): frozen CLIP -> softmax-GradCAM -> CAA -> CAMs at the image's size
 -> seeds by the configured seeder; training-free. FMA-WSSS builds on it (wsss.models.fma)."""
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModel
@@ -11,6 +11,7 @@ from mmseg.structures import SegDataSample
 from ...datasets.class_names import DATASET_CLASSES, default_background_words
 from ...datasets.transforms import IMAGE_ERRORS, mark_failed
 from ...registry import MODELS, SEEDERS
+from ...utils.benchmark import stage
 from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from ..clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder
 from ..clip.frozen import FrozenCLIP
@@ -174,23 +175,26 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
         [0, 1] (raw with ``raw_cam``); ``text``: :meth:`text_features`."""
         return self.batch_cams(image[None], labels[None], text)[0]
 
-    def batch_cams(self, images: torch.Tensor, labels: torch.Tensor,
-                   text: torch.Tensor) -> List[torch.Tensor]:
+    def batch_cams(self, images: torch.Tensor, labels: torch.Tensor, text: torch.Tensor,
+                   gradcam: Callable = softmax_gradcam) -> List[torch.Tensor]:
         """:meth:`image_cams` of B same-size images (B, 3, H, W) with labels (B, C) from one
-        forward and one backward per class slot: B float32 tensors (K_b, h, w)."""
+        forward and one backward per class slot: B float32 tensors (K_b, h, w). ``gradcam``:
+        :func:`~wsss.models.cam.gradcam_per_class_loop` for a backward per (image, class), the
+        released code's order (tools/benchmark/seed_throughput.py's baseline)."""
         with torch.enable_grad(), torch.autocast(
                 self.mean.device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
                 enabled=self.autocast is not None):
             out = self.encoder(self.normalize(images).to(self.encoder_dtype))
         with torch.enable_grad():
-            cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
-                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
-                                   norm_passes=self.cam_norm_passes,
-                                   target=self.gradcam_target)
+            cams = gradcam(out.ln1, out.image_feature.float(), text, labels,
+                           self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
+                           norm_passes=self.cam_norm_passes, target=self.gradcam_target)
         if self.caa:
-            affinity = attention_affinity([a.float() for a in out.attn], self.sinkhorn_iters)
-            cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
-                    if len(c) else c for c, a in zip(cams, affinity)]
+            with stage('caa'):  # timed by tools/benchmark/seed_throughput.py
+                affinity = attention_affinity([a.float() for a in out.attn],
+                                              self.sinkhorn_iters)
+                cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
+                        if len(c) else c for c, a in zip(cams, affinity)]
         return [c.detach() for c in cams]
 
     def predict_text_features(self) -> torch.Tensor:
@@ -243,9 +247,10 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
         """Resize an image's (K, h, w) CAMs of ``class_ids`` to its original size and store them
         in ``sample`` with the seed and its confidence (or, with ``defer_seeding``, with the
         seeder)."""
-        cams = resize_cams(cams, sample.metainfo['ori_shape'])
-        if not self.raw_cam:
-            cams.clamp_(0, 1)
+        with stage('resize'):
+            cams = resize_cams(cams, sample.metainfo['ori_shape'])
+            if not self.raw_cam:
+                cams.clamp_(0, 1)
         # raw CAMs stay float32 in the sample and in CAM files: float16 would flush a weak
         # class's raw values (down to ~1e-9) to 0 (wsss.io.cams.save_cams)
         sample.set_metainfo(dict(cam_class_ids=class_ids, raw_cams=self.raw_cam))
