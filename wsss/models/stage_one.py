@@ -13,13 +13,14 @@ from torch import nn
 
 from ..datasets.class_names import DATASET_CLASSES, default_background_words
 from ..datasets.transforms import IMAGE_ERRORS, mark_failed
-from ..registry import MODELS, SEEDERS
+from ..registry import MODELS
 from ..utils.memory import is_out_of_memory, out_of_memory_reason
 from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
                   softmax_gradcam)
 from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
 from .losses import crop_labels
 from .prompts import PromptLearner
+from .seeder_config import build_seeder
 
 
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -158,9 +159,7 @@ class CLIPCAMModel(BaseModel):
                                                            clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
-        self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
-        if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
-            self.seeder.released = released
+        self.seeder = build_seeder(seeder, released)
         self.defer_seeding = defer_seeding
         self._text_cache: Optional[tuple] = None  # (key, text features): predict_text_features
         mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
