@@ -29,6 +29,8 @@ class SeedWriter(ImageJobWriter):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
     ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
+    Without ``seed_dir`` it writes the CAMs only, as float32, the seeder left to a CPU job
+    (tools/seed_from_cams.py, :mod:`wsss.evaluation.cam_seeding`).
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
@@ -55,15 +57,17 @@ class SeedWriter(ImageJobWriter):
 
     default_prefix = 'seeds'
 
-    def __init__(self, seed_dir: str, cam_dir: Optional[str] = None,
+    def __init__(self, seed_dir: Optional[str], cam_dir: Optional[str] = None,
                  show_dir: Optional[str] = None, save_confidence: bool = True,
                  workers: Optional[int] = None, failed_file: Optional[str] = None,
                  strict: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(failed_file, strict, collect_device=collect_device, prefix=prefix)
+        if not (seed_dir or cam_dir):
+            raise ValueError('SeedWriter needs a seed_dir, or a cam_dir to write CAMs only')
         self.seed_dir, self.cam_dir, self.show_dir = seed_dir, cam_dir, show_dir
         self.save_confidence = save_confidence
-        clear_rank_files(seed_dir)
+        clear_rank_files(self.collect_folder())
         self.pool = BoundedPool(workers)
         self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
@@ -96,7 +100,7 @@ class SeedWriter(ImageJobWriter):
                 self.seconds[step] += s
 
     def collect_folder(self) -> str:
-        return self.seed_dir
+        return self.seed_dir or self.cam_dir
 
     def evaluate(self, size: int) -> dict:
         start = time.perf_counter()
@@ -142,6 +146,9 @@ def write_image(outputs: dict, task: dict
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
+    if outputs['seed_dir'] is None:  # CAMs only: float32, as the seeder would have got them
+        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'], raw=True)
+        return name, dict(write=time.perf_counter() - start), None, False
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
     else:
