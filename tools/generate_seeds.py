@@ -17,8 +17,9 @@ does not stop the run: the others are written, the bad ones listed in <work_dir>
 on the console, and the exit code is 1 (--strict stops at the first). At the end the whole
 split's seeds are evaluated against its GT, where it has one.
 
---cams-only writes the CAM files alone (float32), no seeds: tools/seed_from_cams.py then runs the
-config's seeder over them as a CPU job, with the same seeds as a whole run here. For seeders that
+--cams-only writes the CAM files alone (float32; float16 for CLIP-ES's released CRF, which rounds
+them so itself), no seeds: tools/seed_from_cams.py then runs the config's seeder over them as a
+CPU job, with the same seeds as a whole run here. For seeders that
 cost more CPU than the GPU's CAMs (dense CRF), the GPU is then not held at the CPU's pace
 (README: Performance).
 

@@ -8,10 +8,11 @@ CRF, SAMS, argmax) over the CAMs in --cam-dir, in --nproc processes.
 
 The seeds go where tools/generate_seeds.py would write them (--seed-dir, default
 work_dirs/<config>/seeds): <img_name>.png and <img_name>_conf.png, the same bytes as a whole run
-of tools/generate_seeds.py with CONFIG (the CAM files of --cams-only are float32). The seeder is
+of tools/generate_seeds.py with CONFIG (from the CAM files of --cams-only). The seeder is
 the config's ``model.seeder`` with the model's ``released`` switch (which CRFSeeder follows when
 its own is None) and its SAM mask folder (SAMS); --seeder TYPE replaces it, --seeder-options sets
-its arguments (e.g. mask_dir=DIR bg_power=0.7). As the other long jobs: complete seeds are
+its arguments (e.g. mask_dir=DIR bg_power=0.7); CAM files made for CLIP-ES's released CRF are
+float16, so another seeder over them sees rounded CAMs. As the other long jobs: complete seeds are
 skipped, so a killed run continues where it stopped (a seed cut short is redone); an image whose
 CAM file is missing or bad is listed in <work_dir>/failed.json and the exit code is 1 (--strict
 stops at the first). Evaluate the seeds with tools/eval_seeds.py SEED_DIR --config CONFIG.

@@ -3,9 +3,10 @@
 
 Each image's CAMs are read from ``<cam_dir>/<img_name>.npz`` (:func:`load_cams`) and go through
 the seeder and the writes of the one-job path (:func:`wsss.evaluation.seed_writer.write_image`),
-so with float32 CAM files the seeds are the same bytes. A seeder that rounds its CAMs to float16
-itself (``CRFSeeder`` with ``released``) or raw CAMs (stored float32 anyway) give the same seeds
-from the float16 files of a normal ``--save-cams`` run too.
+so from the files of ``--cams-only`` (float32, or float16 for a seeder that rounds its CAMs to
+float16 itself: ``CRFSeeder`` with ``released``) the seeds are the same bytes. From the float16
+files of a normal ``--save-cams`` run that holds for that seeder and for raw CAMs (stored float32
+anyway); other seeders may then differ where float16 rounding moves a pixel.
 
 Time and memory: one image's CAMs and seed at a time per worker; the job's time grows linearly
 with N and, up to the machine's cores, shrinks as 1 / ``nproc`` (README: Performance).

@@ -29,8 +29,9 @@ class SeedWriter(ImageJobWriter):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
     ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
-    Without ``seed_dir`` it writes the CAMs only, as float32, the seeder left to a CPU job
-    (tools/seed_from_cams.py, :mod:`wsss.evaluation.cam_seeding`).
+    Without ``seed_dir`` it writes the CAMs only, the seeder left to a CPU job
+    (tools/seed_from_cams.py, :mod:`wsss.evaluation.cam_seeding`): as float32, or float16 for a
+    seeder that rounds them to float16 itself (``reads_float16``: CLIP-ES's released CRF).
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
@@ -146,8 +147,10 @@ def write_image(outputs: dict, task: dict
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
-    if outputs['seed_dir'] is None:  # CAMs only: float32, as the seeder would have got them
-        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'], raw=True)
+    if outputs['seed_dir'] is None:  # CAMs only: as precise as the seeder takes them
+        exact = not getattr(task['seeder'], 'reads_float16', False)  # float32, or float16
+        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+                  raw=exact or meta.get('raw_cams', False))
         return name, dict(write=time.perf_counter() - start), None, False
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
