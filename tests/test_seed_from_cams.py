@@ -150,8 +150,14 @@ def test_tools_cams_only_then_seed_from_cams(data, tmp_path, monkeypatch, capsys
     the CPU job's seeds equal a whole run's; a seeder without its settings is one line."""
     work, cam_dir = str(tmp_path / 'work'), str(tmp_path / 'cams')
     common = ['--work-dir', work, '--cfg-options', f'test_dataloader.dataset.data_root={data}']
-    assert run_tool_here(monkeypatch, 'generate_seeds.py', TINY, '--save-cams', cam_dir,
-                         '--cams-only', *common) == 0
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        assert run_tool_here(monkeypatch, 'generate_seeds.py', TINY, '--save-cams', cam_dir,
+                             '--cams-only', *common, 'tf32=True') == 0
+        assert torch.backends.cuda.matmul.allow_tf32  # the config's setting reached the job
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
     assert len(os.listdir(cam_dir)) == 4 and not osp.exists(osp.join(work, 'seeds'))
     assert run_tool_here(monkeypatch, 'seed_from_cams.py', TINY, '--cam-dir', cam_dir,
                          '--nproc', '2', *common) == 0

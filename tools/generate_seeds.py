@@ -26,7 +26,8 @@ cost more CPU than the GPU's CAMs (dense CRF), the GPU is then not held at the C
 On a GPU, --batch N (CLIP-ES / FMA-WSSS configs) orders the images by size and runs up to N
 images of one size through one forward and backward (same CAMs up to float rounding); --autocast
 runs the ViT in fp16 / bf16 (README: Performance, for the CAM difference against fp32). On a CPU
-neither was faster.
+neither was faster. ``tf32=True`` in the config (the *_clean configs; --cfg-options tf32=True)
+runs float32 matrix products in TF32 on CUDA; the reproduction configs keep float32.
 """
 import argparse
 import os.path as osp
@@ -38,6 +39,7 @@ from wsss.evaluation import (dataset_image_paths, evaluate_dataset_seeds, format
                              print_failed_list, write_metrics)
 from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
+from wsss.utils.precision import use_tf32
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,6 +80,7 @@ def main() -> int:
     args = parse_args()
     register_all_modules()
     cfg = load_config(args.config, args)
+    use_tf32(cfg.get('tf32', False))
     seed_dir = None if args.cams_only else args.seed_dir or osp.join(cfg.work_dir, 'seeds')
     failed_file = osp.join(cfg.work_dir, 'failed.json')
     cfg.test_dataloader.sampler.update(seed_dir=seed_dir, cam_dir=args.save_cams)
