@@ -77,8 +77,8 @@ class PendingSampler(Sampler):
 @DATA_SAMPLERS.register_module()
 class PendingSeedSampler(PendingSampler):
     """:class:`PendingSampler` over seeds ``<seed_dir>/<img_name>.png`` and, with ``cam_dir``,
-    CAM files ``<cam_dir>/<img_name>.npz`` (only those without ``seed_dir``: a job that writes
-    CAMs only)."""
+    CAM files ``<cam_dir>/<img_name>.npz``; ``seed_dir=None``: over the CAM files alone (a job
+    that writes CAMs only)."""
 
     def __init__(self, dataset: BaseDataset, seed_dir: Optional[str],
                  cam_dir: Optional[str] = None, seed: Optional[int] = None,
