@@ -18,11 +18,11 @@ from pycocotools import mask as mask_utils
 from wsss.datasets import SeedError, VOC12Dataset, read_label_map, write_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.evaluation import SeedWriter
-from wsss.evaluation.cam_seeding import read_image_cams, seed_cam_dir
-from wsss.evaluation.seed_eval import load_cams
+from wsss.evaluation.cam_seeding import read_image_cams, seed_cam_dir, warn_rounded_cams
+from wsss.evaluation.seed_eval import load_cams, save_cams
 from wsss.models.sam.store import save_masks
 from wsss.models.seeder_config import model_seeder
-from wsss.registry import MODELS
+from wsss.registry import MODELS, SEEDERS
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
 PIPELINE = [dict(type='LoadImage'), dict(type='ResizeToMultiple'), dict(type='PackWSSSInputs')]
@@ -169,3 +169,18 @@ def test_tools_cams_only_then_seed_from_cams(data, tmp_path, monkeypatch, capsys
     error = run_tool_here(monkeypatch, 'seed_from_cams.py', TINY, '--cam-dir', cam_dir,
                           '--seeder', 'SAMSSeeder', *common)  # a message: exit code 1
     assert 'SAMSSeeder' in error and "'mask_dir'" in error and '--seeder-options' in error
+
+
+def test_float16_cam_files_are_flagged_for_seeders_that_take_float32(tmp_path, monkeypatch):
+    said = []  # the warnings
+    monkeypatch.setattr('wsss.evaluation.cam_seeding.print_log', lambda msg, **_: said.append(msg))
+    path = str(tmp_path / 'a.npz')
+    save_cams(path, [3], np.full((1, 4, 6), 0.3, np.float32))  # float16, as --save-cams stores
+    warn_rounded_cams([str(tmp_path / 'missing.npz'), path], SEEDERS.build(
+        dict(type='CRFSeeder', released=True)))  # rounds to float16 itself: nothing to say
+    assert said == []
+    warn_rounded_cams([path], SEEDERS.build(dict(type='CRFSeeder', released=False)))
+    assert len(said) == 1 and said[0].startswith(f'{path} holds float16 CAMs')
+    save_cams(path, [3], np.full((1, 4, 6), 0.3, np.float32), raw=True)  # float32
+    warn_rounded_cams([path], SEEDERS.build(dict(type='ArgmaxSeeder')))
+    assert len(said) == 1

@@ -11,12 +11,15 @@ anyway); other seeders may then differ where float16 rounding moves a pixel.
 Time and memory: one image's CAMs and seed at a time per worker; the job's time grows linearly
 with N and, up to the machine's cores, shrinks as 1 / ``nproc`` (README: Performance).
 """
+import logging
+import os.path as osp
 import time
 from functools import partial
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from ..datasets.samplers import PendingSeedSampler
 from ..datasets.seeds import SeedError, image_size
@@ -67,6 +70,24 @@ def seed_image(outputs: dict, seeder: Callable, cam_dir: str, metainfo: dict) ->
     return name, dict(seconds, read=read), failure, lost
 
 
+def warn_rounded_cams(paths: Sequence[str], seeder: Callable) -> None:
+    """Warn when the first CAM file there is holds float16 CAMs (a normal ``--save-cams``
+    run's) and ``seeder`` takes float32 ones: its seeds may then differ from a whole run's."""
+    path = next((p for p in paths if osp.isfile(p)), None)
+    if path is None or getattr(seeder, 'reads_float16', False):
+        return
+    try:
+        with np.load(path) as data:
+            rounded = data['cams'].dtype == np.float16
+    except (OSError, ValueError, KeyError):
+        return  # the image's own read names the file
+    if rounded:
+        print_log(f'{path} holds float16 CAMs (a --save-cams run\'s): {type(seeder).__name__} '
+                  'seeds from them may differ from a whole run\'s where the rounding moves a '
+                  'pixel; tools/generate_seeds.py --cams-only writes them as the seeder takes '
+                  'them', logger='current', level=logging.WARNING)
+
+
 def seed_cam_dir(dataset: BaseDataset, cam_dir: str, seed_dir: str, seeder: Callable,
                  nproc: int, failed_file: Optional[str] = None, strict: bool = False,
                  show_dir: Optional[str] = None) -> dict:
@@ -77,6 +98,8 @@ def seed_cam_dir(dataset: BaseDataset, cam_dir: str, seed_dir: str, seeder: Call
     the first stops the job), a bar shows progress. Returns the counts ``written`` and
     ``failed`` and the summed ``seconds`` per step (read, seeder, write)."""
     pending = PendingSeedSampler(dataset, seed_dir).pending
+    warn_rounded_cams([cam_path(cam_dir, dataset.get_data_info(i)['img_name'])
+                       for i in pending], seeder)
     writer = SeedWriter(seed_dir, show_dir=show_dir, workers=0, failed_file=failed_file,
                         strict=strict)  # the bookkeeping of the one-job path; the pool is ours
     writer.dataset_meta = dataset.metainfo
