@@ -82,11 +82,13 @@ class PendingSampler(Sampler):
 @DATA_SAMPLERS.register_module()
 class PendingSeedSampler(PendingSampler):
     """:class:`PendingSampler` over seeds ``<seed_dir>/<img_name>.png`` and, with ``cam_dir``,
-    CAM files ``<cam_dir>/<img_name>.npz``."""
+    CAM files ``<cam_dir>/<img_name>.npz``; ``seed_dir=None``: over the CAM files alone (a job
+    that writes CAMs only)."""
 
-    def __init__(self, dataset: BaseDataset, seed_dir: str, cam_dir: Optional[str] = None,
-                 seed: Optional[int] = None, group_by_size: bool = False) -> None:
-        out_files = [seed_path(seed_dir, '{img_name}')]
+    def __init__(self, dataset: BaseDataset, seed_dir: Optional[str],
+                 cam_dir: Optional[str] = None, seed: Optional[int] = None,
+                 group_by_size: bool = False) -> None:
+        out_files = [seed_path(seed_dir, '{img_name}')] if seed_dir else []
         if cam_dir:
             out_files.append(cam_path(cam_dir, '{img_name}'))
         super().__init__(dataset, out_files, seed, group_by_size)

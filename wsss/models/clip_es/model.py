@@ -10,12 +10,12 @@ from mmseg.structures import SegDataSample
 
 from ...datasets.class_names import DATASET_CLASSES, default_background_words
 from ...datasets.transforms import IMAGE_ERRORS, mark_failed
-from ...registry import MODELS, SEEDERS
+from ...registry import MODELS
 from ...utils.benchmark import stage
 from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from ..clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder
 from ..clip.frozen import FrozenCLIP
-from ..seeders.base import check_seeder
+from ..seeders.base import build_seeder
 from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
                   softmax_gradcam)
 
@@ -154,8 +154,7 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
         self.encoder.to(self.encoder_dtype)
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
-        self.seeder = check_seeder(SEEDERS.build(seeder or dict(type='ArgmaxSeeder')))
-        self.seeder.follow_model(released)
+        self.seeder = build_seeder(seeder, released)
         # a seeder that holds a network on the model's device runs here, not in the pool
         self.defer_seeding = defer_seeding and self.seeder.runs_in_pool
         self._text_cache: Optional[tuple] = None  # (key, text features): predict_text_features

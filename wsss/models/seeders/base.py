@@ -1,9 +1,11 @@
 """The seeder contract: how a stage-one model hands an image's class maps to the step that turns
 them into a seed, and what a seeder declares it can do (docs/adding_a_method.md)."""
-from typing import Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+
+from ...registry import SEEDERS
 
 
 class Seeder:
@@ -25,10 +27,14 @@ class Seeder:
         runs_in_pool: may run in the seed writer's CPU worker pool instead of the model's
             process (``defer_seeding``): picklable, CPU only, nothing kept between images.
             False for a seeder that holds a network (SAM) on the model's device.
+        reads_float16: rounds its maps to float16 itself, so float16 CAM files give the seeds
+            of float32 ones (``tools/generate_seeds.py --cams-only`` stores them so, at half the
+            disk; CLIP-ES's released CRF).
     """
 
     takes_raw_cams = False
     runs_in_pool = True
+    reads_float16 = False
 
     def follow_model(self, released: bool) -> None:
         """Called once by the stage-one model with its ``released`` switch: a seeder whose own
@@ -57,3 +63,23 @@ def check_seeder(seeder: object, setting: str = 'model.seeder') -> Seeder:
         raise TypeError(f'{setting}: {type(seeder).__name__} is not a seeder; a seeder '
                         'subclasses wsss.models.seeders.Seeder (docs/adding_a_method.md)')
     return seeder
+
+
+def build_seeder(cfg: Optional[Dict], released: bool, setting: str = 'model.seeder') -> Seeder:
+    """The seeder of config ``cfg`` (None: argmax with background power 1), told the stage-one
+    model's ``released`` switch; the model and the CPU job over saved CAMs
+    (tools/seed_from_cams.py) build it alike."""
+    seeder = check_seeder(SEEDERS.build(cfg or dict(type='ArgmaxSeeder')), setting)
+    seeder.follow_model(released)
+    return seeder
+
+
+def model_seeder(model: Dict, seeder_type: Optional[str] = None,
+                 options: Optional[Dict] = None) -> Seeder:
+    """The seeder of a stage-one model config (``model.seeder`` with the model's ``released``,
+    whose default is CLIPCAMModel's: the reproduction path), without building the model; or a
+    fresh ``seeder_type`` in its place. ``options`` are set on top."""
+    cfg = dict(type=seeder_type) if seeder_type else dict(model.get('seeder') or {})
+    if options:
+        cfg.update(options)
+    return build_seeder(cfg or None, model.get('released', True))

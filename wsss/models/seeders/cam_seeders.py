@@ -45,6 +45,13 @@ class CRFSeeder(Seeder):
         if self.released is None:
             self.released = released
 
+    @property
+    def reads_float16(self) -> bool:
+        """Whether it rounds its CAMs to float16 (``released``): then float16 CAM files give
+        the seeds of float32 ones (generate_seeds.py --cams-only stores them so, at half the
+        disk)."""
+        return bool(self.released)
+
     def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
                  metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
         image = mmcv.imread(metainfo['img_path'], channel_order='rgb')
