@@ -18,6 +18,7 @@ from mmengine.model import BaseModel
 
 from ...datasets.class_names import DATASET_CLASSES
 from ...registry import MODELS, SEEDERS
+from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from ..clip.attention import CLIPAttentionEncoder
 from ..clip.frozen import FrozenCLIP
 from ..clip.text import VILD_TEMPLATES
@@ -212,17 +213,28 @@ class CLIPRelevancyModel(FrozenCLIP, BaseModel):
         for image, sample in zip(inputs, data_samples):
             if 'load_error' in sample.metainfo:  # an image the loader could not decode
                 continue
-            labels = self.sample_labels(sample)
-            class_ids = (labels.nonzero()[:, 0] + 1).tolist()
-            maps = self.image_cams(image, labels, text)
-            maps = resize_cams(maps, sample.metainfo['ori_shape']).clamp_(0, 1)
-            clicks = self.seeder.clicks(maps)
-            seed, confidence = self.seeder(maps, class_ids, sample.metainfo, clicks=clicks)
-            sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
-            sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-            sample.cams = PixelData(data=maps.half().cpu())
-            sample.set_metainfo(dict(cam_class_ids=class_ids, clicks=clicks.cpu().numpy()))
+            try:
+                self.seed_one(image, sample, text)
+            except Exception as e:  # noqa: BLE001  out of memory: the image fails, not the job
+                if not is_out_of_memory(e):
+                    raise
+                sample.set_metainfo(dict(load_error=out_of_memory_reason(
+                    sample.metainfo.get('img_path', '?'), image.shape[-2:],
+                    'the image\'s size (this pipeline keeps it: resize the image beforehand)')))
         return data_samples
+
+    def seed_one(self, image: torch.Tensor, sample: SegDataSample, text: torch.Tensor) -> None:
+        """Relevancy maps, clicks, seed and confidence of one image, stored in its sample."""
+        labels = self.sample_labels(sample)
+        class_ids = (labels.nonzero()[:, 0] + 1).tolist()
+        maps = self.image_cams(image, labels, text)
+        maps = resize_cams(maps, sample.metainfo['ori_shape']).clamp_(0, 1)
+        clicks = self.seeder.clicks(maps)
+        seed, confidence = self.seeder(maps, class_ids, sample.metainfo, clicks=clicks)
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
+        sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
+        sample.cams = PixelData(data=maps.half().cpu())
+        sample.set_metainfo(dict(cam_class_ids=class_ids, clicks=clicks.cpu().numpy()))
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode in ('predict', 'tensor'):
