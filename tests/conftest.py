@@ -16,7 +16,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from wsss.datasets.class_names import COCO14_CLASSES, VOC12_CLASSES
-from wsss.datasets.seeds import write_label_map
+from wsss.io.seeds import write_label_map
 from wsss.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -14,7 +14,7 @@ import sys
 import mmengine
 
 from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
-from wsss.datasets.seeds import find_seed_problems
+from wsss.io.seeds import find_seed_problems
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
 

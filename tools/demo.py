@@ -28,7 +28,8 @@ import torch
 from mmengine.config import DictAction
 
 from wsss.apis import dataset_classes, init_stage_one, load_config, match_classes, seed_image
-from wsss.datasets import LoadImage, write_label_map
+from wsss.datasets import LoadImage
+from wsss.io.seeds import write_label_map
 from wsss.utils import register_all_modules
 from wsss.visualization import cam_heatmaps, seed_overlay
 

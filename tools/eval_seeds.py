@@ -1,5 +1,5 @@
 """Seed quality against the GT of a split: per-class IoU / precision / recall and mIoU of the seed
-PNGs in SEED_DIR. A folder of CAM files (<img_name>.npz, see wsss.evaluation.save_cams) and no
+PNGs in SEED_DIR. A folder of CAM files (<img_name>.npz, see wsss.io.cams.save_cams) and no
 PNGs gets the background-power search instead: mIoU per power, then the table of the best power
 (argmax seeds, or SAMS seeds with --sam-masks DIR).
 The numbers go to --out-dir (default <SEED_DIR>_eval beside SEED_DIR): metrics.json (mIoU, aAcc,
@@ -21,7 +21,7 @@ import sys
 import mmengine
 
 from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
-from wsss.datasets import SeedError
+from wsss.io.seeds import SeedError
 from wsss.evaluation import (best_power, dataset_image_paths, evaluate_seed_dir, format_table,
                              search_bg_power, write_metrics)
 from wsss.registry import DATASETS

@@ -4,7 +4,7 @@
     bash tools/dist_launch.sh sam_masks.py GPUS CONFIG [...]      # one process per GPU
 
 Masks go to --mask-dir (default work_dirs/<config>/sam_masks), one <img_name>.json per image
-(COCO RLE with level, predicted IoU and stability score; wsss.models.sam.store reads them).
+(COCO RLE with level, predicted IoU and stability score; wsss.io.sam_masks reads them).
 Images whose file is complete are skipped, so a killed run continues where it stopped (a file
 cut short is redone, and logged); in a distributed run each image is done by exactly one
 process. The SAM weights are a local file: --cfg-options model.sam.checkpoint=PATH. An image
@@ -18,7 +18,7 @@ from mmengine.dist import is_main_process
 
 from wsss.apis import add_common_args, build_runner, check_inputs, load_config, run_main
 from wsss.evaluation import print_failed_list
-from wsss.models.sam import mask_path
+from wsss.io.sam_masks import mask_path
 from wsss.utils import register_all_modules
 
 

@@ -1,5 +1,5 @@
 """Rank prompt templates by CLIP-ES's sharpness on the multi-label images of a split (lower is
-better; see wsss.models.prompt_selection.template_sharpness) and print the ranking, best first.
+better; see wsss.models.clip_es.prompt_selection.template_sharpness) and print the ranking, best first.
 
     python tools/select_prompts.py --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train
     python tools/select_prompts.py ... --templates 'a photo of a {}.' 'a clean origami {}.'
@@ -23,7 +23,7 @@ from wsss.datasets import dataset_config
 from wsss.datasets.class_names import DATASET_CLASSES
 from wsss.datasets.transforms import read_image_bytes
 from wsss.models.clip import build_clip, build_tokenizer
-from wsss.models.prompt_selection import DEFAULT_TEMPLATES, template_sharpness
+from wsss.models.clip_es.prompt_selection import DEFAULT_TEMPLATES, template_sharpness
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
 

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from .datasets.class_names import voc_palette
+from .io.seeds import voc_palette
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_tool
 
-from wsss.datasets import PendingSeedSampler, VOC12Dataset, read_label_map, write_label_map
+from wsss.datasets import VOC12Dataset
+from wsss.io.seeds import read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.datasets.transforms import ResizeToMultiple
-from wsss.evaluation import load_cams
-from wsss.registry import MODELS
+from wsss.io.cams import load_cams
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
 

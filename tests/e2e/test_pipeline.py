@@ -16,9 +16,8 @@ import pytest
 from conftest import ROOT
 from mmengine.config import Config
 
-from wsss.apis.pipeline import (PipelineError, check_steps, format_summary, resolve_weights,
-                                tool_command)
-from wsss.datasets import VOC12Dataset, read_label_map
+from wsss.datasets import VOC12Dataset
+from wsss.io.seeds import read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 
 PIPELINE = osp.join(ROOT, 'configs/pipelines/fma-wsss_tiny_minivoc.py')

@@ -17,7 +17,8 @@ from test_seed_jobs import (
 )
 
 from wsss.datasets import VOC12Dataset
-from wsss.evaluation import SeedWriter, load_cams
+from wsss.evaluation import SeedWriter
+from wsss.io.cams import load_cams
 from wsss.registry import MODELS
 
 

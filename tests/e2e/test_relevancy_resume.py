@@ -16,15 +16,15 @@ from conftest import ROOT, run_tool
 from test_relevancy import TINY
 
 from wsss.apis import init_stage_one, seed_image
-from wsss.datasets import (
-    VOC12Dataset,
+from wsss.datasets import VOC12Dataset
+from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.io.seeds import (
     confidence_path,
     read_label_map,
     seed_path,
     write_confidence,
     write_label_map,
 )
-from wsss.datasets.synthetic import make_synthetic_voc
 
 
 @pytest.fixture(scope='module')

@@ -6,7 +6,7 @@ import numpy as np
 from conftest import run_tool
 from test_seeds import write_seeds
 
-from wsss.datasets import write_label_map
+from wsss.io.seeds import write_label_map
 
 
 def test_check_seeds_reports_every_kind_of_problem(voc_root, tmp_path):

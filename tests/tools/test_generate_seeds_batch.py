@@ -10,7 +10,7 @@ from conftest import ROOT
 from test_batched_cams import TINY
 
 from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.evaluation import load_cams
+from wsss.io.cams import load_cams
 from wsss.models.clip import CLIPDenseEncoder
 
 

@@ -30,8 +30,8 @@ from test_seed_jobs import folder_bytes, write_sam_masks
 
 from wsss.datasets import VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.models.sam.store import SAMMaskError, load_masks
-from wsss.models.tuss.mask_store import load_shard
+from wsss.io.mask_store import load_shard
+from wsss.io.sam_masks import SAMMaskError, load_masks
 
 
 # ---------------------------------------------------------------- bad images in every job
@@ -84,6 +84,22 @@ def test_every_tuss_step_survives_a_bad_image_and_redoes_a_cut_store_file(
     assert [f['file'] for f in failed] == [bad]
     assert f'{store}/train_0001.npz not found' in failed[0]['reason']
     assert sorted(os.listdir(osp.join(lp, 'mask_store'))) == sorted(before)
+
+    # a step whose input lacks an image the embeddings have (it failed there) seeds the others
+    lp_seeds = folder_bytes(osp.join(lp, 'seeds'))
+    os.remove(osp.join(lp, 'mask_store', 'train_0002.npz'))
+    lp2 = str(tmp_path / 'lp2')
+    assert run_tool_here(monkeypatch, 'generate_seeds.py', LP, '--work-dir', lp2, '--no-eval',
+                         '--cfg-options', data, f'model.mask_dir={mask_dir}',
+                         f'model.embeddings_from={seed_dir}',
+                         f'model.scores_from={osp.join(lp, "seeds")}', 'model.k=2') == 1
+    failed = json.load(open(osp.join(lp2, 'failed.json')))
+    assert sorted(f['file'] for f in failed) == sorted([bad, osp.join(voc, 'JPEGImages',
+                                                                      'train_0002.jpg')])
+    assert any(f'{lp}/mask_store/train_0002.npz not found' in f['reason'] for f in failed)
+    assert sorted(os.listdir(osp.join(lp2, 'mask_store'))) == ['train_0000.npz',
+                                                                'train_0003.npz']
+    assert set(folder_bytes(osp.join(lp2, 'seeds'))) < set(lp_seeds)
 
     cut(osp.join(store, 'train_0003.npz'))
     with pytest.raises(ValueError, match=f'{store}/train_0003.npz.*rerun tools/generate_seeds.py '

@@ -8,7 +8,7 @@ from conftest import run_tool
 from test_sam_masks import TINY_CFG
 
 from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.models.sam import load_mask_array
+from wsss.io.sam_masks import load_mask_array
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,8 @@
 Per image: softmax-GradCAMs of all its labelled classes, CAA refinement, resize to the image size,
 argmax seed (``cams_to_seed``). Variants:
 
-  loop-forward   one full encoder forward AND one backward per labelled class: the straightforward
+  loop-forward   one full encoder forward AND one backward per labelled class
+                 (``gradcam_per_class_loop`` of one class after each forward): the straightforward
                  baseline (CLIP-ES runs blocks 1-11 once and re-runs the last block per class)
   loop-backward  one forward, one backward per class (``gradcam_per_class_loop``)
   batched        wsss's ``softmax_gradcam``: one forward, one backward per class slot of the batch
@@ -14,26 +15,30 @@ A real ViT-B-16 with random weights (no download), random VOC-sized inputs, text
 one process, the variants interleaved image by image, so load drift hits them alike. Peak memory,
 above what the process holds after building the model: CUDA max_memory_allocated (reset before
 each call, max over the images); on CPU peak RSS (VmHWM) of one image with the most labels, in a
-fresh subprocess per variant (``--variant``). The variants' GradCAMs (the only step that differs)
-must agree to 1e-4, else exit 1; CAA and seed differences are printed too.
+fresh child process per variant (``wsss.utils.benchmark.run_in_child``). The variants' GradCAMs
+(the only step that differs) must agree to 1e-4, else exit 1; CAA and seed differences are
+printed too. ``--tiny``: a tiny random CLIP (configs/_base_/models/clip_tiny.py) instead of
+ViT-B/16, to check that the script runs.
 
     python tools/benchmark/cam_seeds.py --device cpu  # ~2 min on a slow 2-core machine
     python tools/benchmark/cam_seeds.py --device cuda --images 200 --warmup 10
 """
 import argparse
-import json
-import os
-import subprocess
+import os.path as osp
 import sys
-import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.config import Config
 
 from wsss.datasets.class_names import VOC12_BACKGROUND_WORDS, VOC12_PROMPT_NAMES
-from wsss.models.cam import (attention_affinity, caa_refine, cams_to_seed, class_scores,
-                             gradcam_per_class_loop, normalize_cam, resize_cams, softmax_gradcam)
+from wsss.models.clip_es.cam import (attention_affinity, caa_refine, cams_to_seed,
+                                     gradcam_per_class_loop, resize_cams, softmax_gradcam)
 from wsss.models.clip import CLIPDenseEncoder, DenseOutput, TextEncoder, build_clip, build_tokenizer
+from wsss.utils.benchmark import PeakMemory, preload_for_children, run_in_child, timed
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_CLIP = osp.join(ROOT, 'configs/_base_/models/clip_tiny.py')
 
 VARIANTS = {'loop-forward': 'per-class loop (fwd+bwd per class)',
             'loop-backward': 'per-class backward (1 fwd, K bwd)',
@@ -43,12 +48,15 @@ Setup = Tuple[CLIPDenseEncoder, torch.Tensor, torch.Tensor]  # encoder, text fea
 Output = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # GradCAMs, CAA CAMs (K, h, w), seed
 
 
-def build(device: str) -> Setup:
+def build(device: str, tiny: bool = False) -> Setup:
     torch.manual_seed(0)  # the same random weights in every process
-    clip = build_clip('ViT-B-16', pretrained=None, device=device)
-    text = TextEncoder(clip, build_tokenizer('ViT-B-16')).encode_classes(
-        VOC12_PROMPT_NAMES + VOC12_BACKGROUND_WORDS)
-    return CLIPDenseEncoder(clip.visual, num_attn_layers=8), text, clip.logit_scale.exp()
+    settings = Config.fromfile(TINY_CLIP).tiny_clip.to_dict() if tiny else dict(
+        name='ViT-B-16', pretrained=None)
+    clip = build_clip(**settings, device=device)
+    text = TextEncoder(clip, build_tokenizer(settings['name'], settings.get('model_cfg'))
+                       ).encode_classes(VOC12_PROMPT_NAMES + VOC12_BACKGROUND_WORDS)
+    layers = min(8, len(clip.visual.transformer.resblocks))
+    return CLIPDenseEncoder(clip.visual, num_attn_layers=layers), text, clip.logit_scale.exp()
 
 
 def make_samples(n: int, label_counts: List[int], sizes: List[Tuple[int, int]],
@@ -73,10 +81,10 @@ def grad_cams(variant: str, setup: Setup, image: torch.Tensor,
             for c in labels.nonzero()[:, 0].tolist():
                 out = encoder(image)  # the whole dense encoder again for every class
                 first = out if first is None else first
-                score = class_scores(out.image_feature, text, labels[None], scale)[0, c]
-                grad, = torch.autograd.grad(score, out.ln1)
-                cams.append((out.ln1[0].detach() @ grad[0].mean(dim=0)).view(out.grid))
-            return normalize_cam(torch.stack(cams).relu()), first
+                cams.append(gradcam_per_class_loop(out.ln1, out.image_feature, text,
+                                                   labels[None], scale, out.grid,
+                                                   classes=[c])[0])
+            return torch.cat(cams), first
         out = encoder(image)
         fn = gradcam_per_class_loop if variant == 'loop-backward' else softmax_gradcam
         return fn(out.ln1, out.image_feature, text, labels[None], scale, out.grid)[0], out
@@ -91,50 +99,39 @@ def seed_one(variant: str, setup: Setup, sample: Sample) -> Output:
     return cams.detach().cpu(), refined.cpu(), torch.from_numpy(seed)
 
 
-def rss_peak_kib() -> int:
-    """This process's peak RSS (VmHWM). Not ru_maxrss: in a child that is at least the RSS of the
-    parent that spawned it (the exec'ing process's high-water mark is carried over)."""
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
-
-
-def cpu_peak_mib(args: argparse.Namespace) -> float:
+def cpu_peak_mib(variant: str, args: argparse.Namespace) -> float:
     """In a fresh process: peak RSS of one image (the most labels, the largest size) above the RSS
     after the build; the build's own transient peak is cleared first (Linux only)."""
-    setup = build('cpu')
+    setup = build('cpu', args.tiny)
     size = max(args.sizes, key=lambda hw: hw[0] * hw[1])
     sample = make_samples(1, [max(args.labels)], [size], 'cpu')[0]
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')  # reset the RSS high-water mark to the current RSS
-    base = rss_peak_kib()
-    seed_one(args.variant, setup, sample)
-    return (rss_peak_kib() - base) / 1024
+    memory = PeakMemory('cpu')
+    memory.start()
+    seed_one(variant, setup, sample)
+    return memory.rise() / 2 ** 20
 
 
 def benchmark(args: argparse.Namespace) -> Tuple[Dict[str, List[float]], Dict[str, float],
                                                  Dict[str, List[Output]], List[int]]:
     """Times, peak memory (CUDA) and outputs per variant, the variants interleaved per image."""
     cuda = args.device.startswith('cuda')
-    setup = build(args.device)
+    setup = build(args.device, args.tiny)
     samples = make_samples(args.warmup + args.images, args.labels, args.sizes, args.device)
     times = {v: [] for v in VARIANTS}
     peaks = {v: 0.0 for v in VARIANTS}
     outputs = {v: [] for v in VARIANTS}
+    memory = PeakMemory(args.device)
     for i, sample in enumerate(samples):
         for variant in VARIANTS:
             if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-                base = torch.cuda.memory_allocated()
-            start = time.perf_counter()
-            out = seed_one(variant, setup, sample)  # ends with a copy to the CPU: synchronised
+                memory.start()
+            seconds, out = timed(lambda: seed_one(variant, setup, sample), args.device)
             if i < args.warmup:
                 continue
-            times[variant].append(time.perf_counter() - start)
+            times[variant].append(seconds)
             outputs[variant].append(out)
             if cuda:
-                peak = (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-                peaks[variant] = max(peaks[variant], peak)
+                peaks[variant] = max(peaks[variant], memory.rise() / 2 ** 20)
     counts = [int(labels.sum()) for _, labels in samples[args.warmup:]]
     return times, peaks, outputs, counts
 
@@ -144,7 +141,7 @@ def parse_size(text: str) -> Tuple[int, int]:
     return height, width
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--images', type=int, default=6, help='timed images per variant')
@@ -154,33 +151,23 @@ def main() -> int:
     parser.add_argument('--sizes', type=parse_size, nargs='+',
                         help='HxW, multiples of 16, cycled (default: 320x480 on CPU; 320x480 '
                         '336x496 368x496 496x368 on CUDA)')
-    parser.add_argument('--variant', choices=list(VARIANTS),
-                        help='(internal) print the CPU peak memory of one variant')
-    args = parser.parse_args()
+    parser.add_argument('--tiny', action='store_true',
+                        help='a tiny random CLIP instead of ViT-B/16 (checks that it runs)')
+    args = parser.parse_args(argv)
     args.sizes = args.sizes or ([(320, 480)] if args.device == 'cpu' else
                                 [(320, 480), (336, 496), (368, 496), (496, 368)])
-    if args.variant:
-        print('PEAK_MIB ' + json.dumps(cpu_peak_mib(args)))
-        return 0
-
+    preload_for_children([__name__])  # the figures are rises above the built model
     times, peaks, outputs, counts = benchmark(args)
     if args.device == 'cpu':
         for variant in VARIANTS:
-            cmd = [sys.executable, __file__, '--device', 'cpu', '--variant', variant, '--labels',
-                   *map(str, args.labels), '--sizes', *(f'{h}x{w}' for h, w in args.sizes)]
             # glibc: big buffers from mmap, returned on free, so RSS follows the live tensors
             # instead of heap kept from the build (stable numbers, not a lower bound)
-            env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': '65536'}
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('PEAK_MIB ')]
-            if proc.returncode or not lines:
-                sys.stderr.write(proc.stdout + proc.stderr)
-                return 1
-            peaks[variant] = json.loads(lines[-1].split()[1])
+            peaks[variant] = run_in_child(cpu_peak_mib, variant, args, mmap_threshold=65536)
 
     print(f'device: {args.device}'
           + (f' ({torch.cuda.get_device_name()})' if args.device.startswith('cuda') else '')
-          + f', torch {torch.__version__}, threads {torch.get_num_threads()}, ViT-B-16 (random '
+          + f', torch {torch.__version__}, threads {torch.get_num_threads()}, '
+          f'{"tiny CLIP" if args.tiny else "ViT-B-16"} (random '
           f'weights), {args.images} images ({args.warmup} warm-up), labels/image {args.labels}, '
           f'sizes {" ".join(f"{h}x{w}" for h, w in args.sizes)}\n')
     ms = {v: 1000 * sum(t) / len(t) for v, t in times.items()}

@@ -12,8 +12,10 @@ on the shapes, not the values):
 
 Images: a VOC-sized picture (375x500), the baseline of the ratios, and a 24 MP photo
 (4000x6000), which the bound brings to 432x640 (CLIP) and 683x1024 (SAM). Each (model, image) runs
-in a process of its own; the figure is the peak RSS (VmHWM) above what the process held once the
-model was built, with --device cuda also CUDA's max_memory_allocated above the model's.
+in a process of its own (``wsss.utils.benchmark.run_in_child``); the figure is the peak RSS
+(VmHWM) above what the process held once the model was built, with --device cuda also CUDA's
+max_memory_allocated above the model's. ``--tiny``: the tiny random models of the instant-test
+configs instead, to check that the script runs.
 
     python tools/benchmark/image_memory.py                       # CPU, a few minutes (SAM ViT-H)
     python tools/benchmark/image_memory.py --device cuda
@@ -24,32 +26,27 @@ peak is one batch of ``points_per_batch`` (64) prompts upscaled to the crop, so 
 crops add batches and time, not height to the peak (the masks kept between batches are bool).
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-from typing import Dict
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 from PIL import Image
 
+from wsss.utils.benchmark import PeakMemory, run_in_child
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLIP_CONFIG = os.path.join(ROOT, 'configs/clip_es/clip-es_vit-b16_voc12-train.py')
-SAM_CONFIG = os.path.join(ROOT, 'configs/sam/sam_vit-h_fma_voc12-train.py')
+CONFIGS = dict(clip='configs/clip_es/clip-es_vit-b16_voc12-train.py',
+               sam='configs/sam/sam_vit-h_fma_voc12-train.py')
+TINY_CONFIGS = dict(clip='configs/clip_es/clip-es_vit-tiny_minivoc.py',
+                    sam='configs/sam/sam_tiny_minivoc.py')
 SIZES = dict(voc=(375, 500), photo=(4000, 6000))
 
 
-def rss_kib(field: str) -> int:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def child(model_name: str, size: str, device: str, sam_points: int) -> Dict[str, float]:
+def child(model_name: str, size: str, device: str, sam_points: int,
+          tiny: bool = False) -> Dict[str, float]:
     """Build the model, seed one image, return its memory in MiB."""
     from wsss.apis import init_stage_one, load_config, seed_image
     from wsss.registry import MODELS
@@ -58,8 +55,9 @@ def child(model_name: str, size: str, device: str, sam_points: int) -> Dict[str,
     torch.manual_seed(0)
     h, w = SIZES[size]
     rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    config = os.path.join(ROOT, (TINY_CONFIGS if tiny else CONFIGS)[model_name])
     if model_name == 'clip':
-        cfg = load_config(CLIP_CONFIG)
+        cfg = load_config(config)
         cfg.model.clip.pretrained = None
         cfg.test_dataloader.dataset.pipeline = cfg.stage_one_pipeline
         model = init_stage_one(cfg, device=device)
@@ -68,7 +66,7 @@ def child(model_name: str, size: str, device: str, sam_points: int) -> Dict[str,
             Image.fromarray(rgb).save(path, quality=90)
             run = lambda: seed_image(model, path, ['cat', 'person'])  # noqa: E731
             return measure(run, device)
-    cfg = load_config(SAM_CONFIG)
+    cfg = load_config(config)
     cfg.model.sam.checkpoint = None
     cfg.model.generator.update(pred_iou_thresh=0.0, stability_score_thresh=0.0)
     if sam_points:
@@ -86,22 +84,19 @@ def child(model_name: str, size: str, device: str, sam_points: int) -> Dict[str,
 
 
 def measure(run, device: str) -> Dict[str, float]:
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')  # VmHWM back to the current RSS: the peak of building the model is gone
-    before = rss_kib('VmRSS')
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        model_cuda = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
+    host = PeakMemory('cpu')
+    host.start()  # the peak of building the model is gone
+    gpu = PeakMemory(device) if device.startswith('cuda') else None
+    if gpu:
+        gpu.start()
     run()
-    out = dict(model_rss_mib=before / 1024, image_rss_mib=(rss_kib('VmHWM') - before) / 1024)
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        out['image_cuda_mib'] = (torch.cuda.max_memory_allocated() - model_cuda) / 2 ** 20
+    out = dict(model_rss_mib=host.base / 2 ** 20, image_rss_mib=host.rise() / 2 ** 20)
+    if gpu:
+        out['image_cuda_mib'] = gpu.rise() / 2 ** 20
     return out
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -109,24 +104,17 @@ def main() -> int:
     parser.add_argument('--sam-points', type=int,
                         help='SAM points a side, no crop layer (default: 8 on a CPU; 0 = the '
                              "config's 32 and one crop layer)")
-    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument('--tiny', action='store_true',
+                        help='the tiny random CLIP and SAM of the instant-test configs')
+    args = parser.parse_args(argv)
     sam_points = args.sam_points if args.sam_points is not None else (
         8 if args.device == 'cpu' else 0)
-    if args.child:
-        print(json.dumps(child(*args.child, args.device, sam_points)))
-        return 0
+    # no preload_for_children: each child imports its libraries itself, so that the model's
+    # RSS holds them as in a fresh process
     rows = []
     for model_name in args.models:
-        results = {}
-        for size in SIZES:
-            out = subprocess.run(
-                [sys.executable, __file__, '--child', model_name, size, '--device', args.device,
-                 '--sam-points', str(sam_points)], capture_output=True, text=True)
-            if out.returncode:
-                print(out.stderr[-3000:], file=sys.stderr)
-                return 1
-            results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+        results = {size: run_in_child(child, model_name, size, args.device, sam_points,
+                                      args.tiny) for size in SIZES}
         base = results['voc']
         for size, r in results.items():
             rows.append((model_name, f'{SIZES[size][1]}x{SIZES[size][0]}', r['model_rss_mib'],

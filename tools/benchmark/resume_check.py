@@ -17,11 +17,11 @@ import os
 import os.path as osp
 import tempfile
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import numpy as np
 
-from wsss.datasets.seeds import read_label_map, write_label_map
+from wsss.io.seeds import read_label_map, write_label_map
 from wsss.io import incomplete
 
 
@@ -40,12 +40,12 @@ def timed(check: Callable[[str], object], paths: List[str]) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[1000, 10000, 100000])
     parser.add_argument('--dir', help='where the files go (default: the temp folder)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     templates = [seed_like(rng) for _ in range(16)]
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:

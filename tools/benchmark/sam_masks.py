@@ -24,36 +24,38 @@ two modules, synchronised on CUDA). Peak memory: each generator on the first ima
 of its own (the same seed gives the same weights), in all above what that process held before
 the image, and after the image encoder above what it held with the crop's embedding (the
 encoder's activations are the same for all generators and dominate the first figure); CUDA:
-max_memory_allocated, CPU: peak RSS (VmHWM).
+max_memory_allocated, CPU: peak RSS (VmHWM) (``wsss.utils.benchmark``). ``--tiny``: the tiny
+random SAM and thresholds of configs/sam/sam_tiny_minivoc.py instead, to check that it runs.
 
     python tools/benchmark/sam_masks.py                                    # CPU: a few minutes
     python tools/benchmark/sam_masks.py --device cuda --model-type vit_h --images 20 \\
         [--checkpoint sam_vit_h_4b8939.pth]
 """
 import argparse
-import json
-import os
-import subprocess
+import os.path as osp
 import sys
-import tempfile
-import time
 from collections import defaultdict
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.modeling import Sam
 
 from wsss.datasets.synthetic import make_sample
 from wsss.models.sam import LevelAwareMaskGenerator, build_sam
+from wsss.utils.benchmark import PeakMemory, Stopwatch, preload_for_children, run_in_child
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_CONFIG = osp.join(ROOT, 'configs/sam/sam_tiny_minivoc.py')
 
 GENERATORS = ('stock', 'wsss', 'wsss-fma')
 NO_LEVELS = dict(score_thresh_offset=(0, 0, 0), score_nms_offset=(0, 0, 0),
                  rock_sand_water_thresh=None)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -66,9 +68,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--crop-n-layers', type=int, help='default: 1 CUDA, 0 CPU')
     parser.add_argument('--points-per-batch', type=int, default=256,
                         help="wsss generators' prompt batch (the stock one keeps its 64)")
-    parser.add_argument('--memory-of', choices=GENERATORS, help=argparse.SUPPRESS)
-    parser.add_argument('--out', help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument('--tiny', action='store_true',
+                        help="the tiny random SAM and thresholds of the instant-test config")
+    args = parser.parse_args(argv)
     cuda = args.device.startswith('cuda')
     defaults = dict(images=10 if cuda else 1, warmup=1 if cuda else 0,
                     model_type='vit_h' if cuda else 'vit_b',
@@ -81,6 +83,9 @@ def parse_args() -> argparse.Namespace:
 
 def load_sam(args: argparse.Namespace) -> Sam:
     torch.manual_seed(0)  # the same random weights in every process
+    if args.tiny:
+        return build_sam(model_cfg=Config.fromfile(TINY_CONFIG).model.sam.model_cfg).to(
+            args.device)
     sam = build_sam(args.model_type, args.checkpoint).to(args.device)
     if args.checkpoint is None:
         # Make random weights pass the filters about as often as trained ones (see above).
@@ -99,6 +104,11 @@ def make_generator(name: str, sam: Sam,
                     box_nms_thresh=0.7, crop_n_layers=args.crop_n_layers, crop_nms_thresh=0.7,
                     crop_overlap_ratio=512 / 1500, crop_n_points_downscale_factor=2,
                     min_mask_region_area=100)
+    if args.tiny:  # thresholds that let a tiny random SAM's masks through
+        generator = Config.fromfile(TINY_CONFIG).model.generator
+        settings.update({k: generator[k] for k in (
+            'pred_iou_thresh', 'stability_score_thresh', 'stability_score_offset',
+            'min_mask_region_area')})
     if name == 'stock':
         return SamAutomaticMaskGenerator(sam, output_mode='coco_rle', **settings)
     if name == 'wsss':
@@ -112,96 +122,68 @@ def make_images(n: int) -> List[np.ndarray]:
     return [np.ascontiguousarray(make_sample(rng, (375, 500))[0][..., ::-1]) for _ in range(n)]
 
 
-class StageTimer:
-    """Wall time in the forward of the image encoder and the mask decoder, per generator
-    (``current``), synchronised on CUDA."""
+class PeakWindows:
+    """Peak memory in named windows of time (:class:`wsss.utils.benchmark.PeakMemory`): the
+    largest rise within a window of each name, and the highest peak of all."""
 
-    def __init__(self, sam: Sam, cuda: bool) -> None:
-        self.cuda, self.current = cuda, ''
-        self.seconds: Dict[str, float] = defaultdict(float)
-        for stage, module in (('encoder', sam.image_encoder), ('decoder', sam.mask_decoder)):
-            module.register_forward_pre_hook(self._start)
-            module.register_forward_hook(lambda m, i, o, stage=stage: self._stop(stage))
-
-    def sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def _start(self, module, inputs) -> None:
-        self.sync()
-        self.t0 = time.perf_counter()
-
-    def _stop(self, stage: str) -> None:
-        self.sync()
-        self.seconds[f'{self.current}/{stage}'] += time.perf_counter() - self.t0
-
-
-class PeakMemory:
-    """Peak memory in named windows of time: CUDA max_memory_allocated, or on a CPU the peak RSS
-    (VmHWM, restarted through /proc/self/clear_refs, Linux >= 4.0)."""
-
-    def __init__(self, cuda: bool) -> None:
-        self.cuda, self.name, self.base, self.highest = cuda, None, 0, 0
-        self.rise: Dict[str, int] = defaultdict(int)  # name -> largest rise within one window
-
-    def _peak(self) -> int:
-        if self.cuda:
-            torch.cuda.synchronize()
-            return torch.cuda.max_memory_allocated()
-        with open('/proc/self/status') as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith('VmHWM'))
+    def __init__(self, device: str) -> None:
+        self.memory, self.name, self.highest = PeakMemory(device), None, 0
+        self.rise: Dict[str, int] = defaultdict(int)
 
     def window(self, name: Optional[str]) -> None:
         """End the current window and start one called ``name`` (None: just end)."""
         if self.name is not None:
-            peak = self._peak()
+            peak = self.memory.peak()
             self.highest = max(self.highest, peak)
-            self.rise[self.name] = max(self.rise[self.name], peak - self.base)
+            self.rise[self.name] = max(self.rise[self.name], peak - self.memory.base)
         self.name = name
-        if name is None:
-            return
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats()
-            self.base = torch.cuda.memory_allocated()
-        else:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-            self.base = self._peak()
+        if name is not None:
+            self.memory.start()
 
 
-def peak_memory(args: argparse.Namespace) -> Dict[str, int]:
+def peak_memory(name: str, args: argparse.Namespace) -> Dict[str, int]:
     """Bytes one generator needs on the first image: in all, above what the process held before,
     and after the image encoder, above what it held with a crop's embedding (max over crops)."""
     sam = load_sam(args)
-    generator = make_generator(args.memory_of, sam, args)
+    generator = make_generator(name, sam, args)
     images = make_images(args.warmup + 1)
     for image in images[:-1]:
         generator.generate(image)
-    memory = PeakMemory(args.device.startswith('cuda'))
+    memory = PeakWindows(args.device)
     sam.image_encoder.register_forward_pre_hook(lambda m, i: memory.window('encoder'))
     sam.image_encoder.register_forward_hook(lambda m, i, o: memory.window('after encoder'))
     memory.window('start')
-    start = memory.base
+    start = memory.memory.base
     generator.generate(images[-1])
     memory.window(None)
     return dict(all=memory.highest - start, after_encoder=memory.rise['after encoder'])
 
 
-def peak_memory_in_subprocess(name: str) -> Dict[str, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, 'peak.json')
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], '--memory-of', name,
-                        '--out', out], check=True)
-        with open(out) as f:
-            return json.load(f)
+def time_generators(sam: Sam, generators: Dict[str, SamAutomaticMaskGenerator],
+                    images: List[np.ndarray], device: str):
+    """Masks and seconds per generator (total, encoder, decoder), the generators taking turns
+    image by image; encoder and decoder timed by forward hooks, synchronised on CUDA."""
+    watch, calls = Stopwatch(device), dict(encoder=[], decoder=[])
+    removers = [watch.time_forward(stage, module, calls[stage]) for stage, module in
+                (('encoder', sam.image_encoder), ('decoder', sam.mask_decoder))]
+    seconds: Dict[str, float] = defaultdict(float)
+    masks: Dict[str, List[List[dict]]] = defaultdict(list)
+    for i, image in enumerate(images):
+        print(f'image {i + 1}/{len(images)}', flush=True)
+        for name, generator in generators.items():
+            before = {stage: len(c) for stage, c in calls.items()}
+            with watch(name):
+                masks[name].append(generator.generate(image))
+            for stage, c in calls.items():
+                seconds[f'{name}/{stage}'] += sum(t for t, _ in c[before[stage]:])
+    for remove in removers:
+        remove()
+    return masks, {**watch.seconds, **seconds}
 
 
-def main() -> None:
-    args = parse_args()
-    if args.memory_of:
-        with open(args.out, 'w') as f:
-            json.dump(peak_memory(args), f)
-        return
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    preload_for_children([__name__])  # the figures are rises within the process
     cuda = args.device.startswith('cuda')
     sam = load_sam(args)
     generators = {name: make_generator(name, sam, args) for name in GENERATORS}
@@ -209,26 +191,18 @@ def main() -> None:
     for image in images[:args.warmup]:
         for generator in generators.values():
             generator.generate(image)
-    timer = StageTimer(sam, cuda)
-    masks: Dict[str, List[List[dict]]] = defaultdict(list)
-    for i, image in enumerate(images[args.warmup:]):
-        print(f'image {i + 1}/{args.images}', flush=True)
-        for name, generator in generators.items():
-            timer.current = name
-            timer.sync()
-            start = time.perf_counter()
-            masks[name].append(generator.generate(image))
-            timer.sync()
-            timer.seconds[name] += time.perf_counter() - start
-    peaks = {name: peak_memory_in_subprocess(name) for name in GENERATORS}
+    masks, seconds = time_generators(sam, generators, images[args.warmup:], args.device)
+    peaks = {name: run_in_child(peak_memory, name, args) for name in GENERATORS}
 
     same = [[{k: v for k, v in m.items() if k != 'level'} for m in image]
             for image in masks['wsss']] == masks['stock']
-    n, seconds = args.images, timer.seconds
-    weights = args.checkpoint or 'random weights (calibrated, see the docstring)'
+    n = args.images
+    weights = 'random weights' if args.tiny else \
+        args.checkpoint or 'random weights (calibrated, see the docstring)'
     device = torch.cuda.get_device_name(args.device) if cuda else \
         f'CPU, {torch.get_num_threads()} threads'
-    print(f'\nSAM {args.model_type}, {weights}; {device}; {n} image(s) 375x500 after '
+    model = 'tiny' if args.tiny else args.model_type
+    print(f'\nSAM {model}, {weights}; {device}; {n} image(s) 375x500 after '
           f'{args.warmup} warm-up; points_per_side={args.points_per_side}, '
           f'crop_n_layers={args.crop_n_layers}, other settings FMA-WSSS\'s; wsss '
           f'points_per_batch={args.points_per_batch}\n')

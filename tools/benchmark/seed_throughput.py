@@ -7,12 +7,13 @@ Methods (the bundled configs, with a random ViT-B/16: no download):
   fma   FMA-WSSS fine seeds (SAMS, bg 0.7)
         configs/fma_wsss/fma-fine-seeds_vit-b16_voc12-train-aug.py
 
-Variants, each in a fresh process on the same generated VOC-sized images (500x375 JPEGs, 1-3
-labels; synthetic SAM masks for fma):
+Variants, each in a fresh process (``wsss.utils.benchmark.run_in_child``) on the same generated
+VOC-sized images (500x375 JPEGs, 1-3 labels; synthetic SAM masks for fma):
 
   baseline  the released code's order, built from wsss's own pieces: per image load, one forward,
-            one backward per class (``gradcam_per_class_loop``), CAA, resize; then the seeder and
-            the PNG writes, one image after another; CRF / SAMS serially after all CAMs (kept in
+            one backward per class (``CLIPCAMModel.batch_cams`` with ``gradcam_per_class_loop``),
+            CAA, resize (``set_seed``); then the seeder and the PNG writes, one image after
+            another (``SeedWriter`` without workers); CRF / SAMS serially after all CAMs (kept in
             memory: the released scripts save them to disk in between, which is not counted).
   wsss      what tools/generate_seeds.py runs: mmengine's test loop over the config's dataloader,
             one backward per class slot, the seeder and the writes in SeedWriter's pool of CPU
@@ -31,8 +32,9 @@ building excluded; --warmup 0 times the whole job), the GPU's peak allocated mem
 the proportional set sizes, PSS, of the process and all its children: dataloader and pool
 workers; read when their summed
 RSS, sampled every 50 ms, reaches a new high, and every 2 s: a peak shorter than that can be
-missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM), CAA (affinity
-+ refinement; resize included), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
+missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM; for wsss the
+model's forward, by forward hooks), CAA (affinity + refinement; resize included: the library's
+``stage`` marks), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
 is the model's wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside
 the model), and "wait" is the model blocked on a full pool or at the end. The seed pixels where
 baseline and wsss differ are counted: their GradCAMs differ in float rounding only, but with
@@ -44,20 +46,22 @@ as the model's process).
     python tools/benchmark/seed_throughput.py --device cuda --images 200
     python tools/benchmark/seed_throughput.py --device cuda --images 400 --methods cam \
         --batch 16 --autocast fp16
+
+``--tiny``: a tiny random CLIP (configs/_base_/models/clip_tiny.py) and 96x64 images, to check
+that the script runs.
 """
 import argparse
-import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Dict, List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
+
+from wsss.utils.benchmark import ProcessTreePeak, Stopwatch, run_in_child, synchronize
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = dict(cam='configs/clip_es/clip-es_vit-b16_voc12-train.py',
@@ -65,18 +69,19 @@ CONFIGS = dict(cam='configs/clip_es/clip-es_vit-b16_voc12-train.py',
                fma='configs/fma_wsss/fma-fine-seeds_vit-b16_voc12-train-aug.py')
 NAMES = dict(cam='CLIP-ES CAM + CAA', crf='CLIP-ES + CRF', fma='FMA-WSSS fine seeds')
 STAGES = ('load', 'CLIP', 'CAA', 'CRF/SAMS', 'write', 'wait')
+TINY_CLIP = osp.join(ROOT, 'configs/_base_/models/clip_tiny.py')
 
 
 # ---------------------------------------------------------------- data
-def make_data(root: str, images: int) -> str:
+def make_data(root: str, images: int, size: tuple = (375, 500)) -> str:
     """VOC-layout images of 375x500 and, for SAMS, synthetic SAM masks: per object the whole
     (level 2), its halves (1) and quarters (0), plus 30 random boxes of every level."""
     from pycocotools import mask as mask_utils
 
-    from wsss.datasets.seeds import read_label_map
+    from wsss.io.seeds import read_label_map
     from wsss.datasets.synthetic import make_synthetic_voc
-    from wsss.models.sam.store import mask_path, save_masks
-    make_synthetic_voc(root, (('train', images),), size=(375, 500))
+    from wsss.io.sam_masks import mask_path, save_masks
+    make_synthetic_voc(root, (('train', images),), size=size)
     rng = np.random.default_rng(0)
     for i in range(images):
         name = f'train_{i:04d}'
@@ -113,161 +118,76 @@ def make_data(root: str, images: int) -> str:
     return root
 
 
-# ---------------------------------------------------------------- memory
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f'/proc/{pid}/smaps_rollup') as f:
-            return next(int(line.split()[1]) for line in f if line.startswith('Pss:'))
-    except (OSError, StopIteration):
-        return 0
-
-
-PAGE_KIB = os.sysconf('SC_PAGE_SIZE') // 1024
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        with open(f'/proc/{pid}/statm') as f:
-            return int(f.read().split()[1]) * PAGE_KIB
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _tree(pid: int) -> List[int]:
-    out = [pid]
-    try:
-        for tid in os.listdir(f'/proc/{pid}/task'):
-            with open(f'/proc/{pid}/task/{tid}/children') as f:
-                for child in f.read().split():
-                    out += _tree(int(child))
-    except OSError:
-        pass
-    return out
-
-
-class PeakMemory(threading.Thread):
-    """The peak of the summed PSS of this process and its descendants (Linux).
-
-    Reading a process's PSS (``smaps_rollup``) walks its page tables: about 20 ms for a 1.7 GB
-    process, so reading every process's every 50 ms would take a good part of a core from the
-    run being timed (on 2 cores it slowed the model by a quarter, and the runs with more
-    processes by more). The summed RSS (``statm``, microseconds) is sampled every ``interval``;
-    PSS is read when that sum reaches a new high, and every ``pss_every`` seconds (pages that
-    fork's copy-on-write duplicates raise PSS but not RSS).
-    """
-
-    def __init__(self, interval: float = 0.05, pss_every: float = 2.0) -> None:
-        super().__init__(daemon=True)
-        self.interval, self.pss_every = interval, pss_every
-        self.peak, self._done = 0, threading.Event()
-
-    def run(self) -> None:
-        top_rss, last = 0, 0.0
-        while not self._done.is_set():
-            pids = _tree(os.getpid())
-            rss = sum(_rss_kib(p) for p in pids)
-            if rss > top_rss or time.perf_counter() - last >= self.pss_every:
-                top_rss, last = max(top_rss, rss), time.perf_counter()
-                self.peak = max(self.peak, sum(_pss_kib(p) for p in pids))
-            self._done.wait(self.interval)
-
-    def stop(self) -> float:
-        self._done.set()
-        self.join()
-        return self.peak / 1024
-
-
 # ---------------------------------------------------------------- one run (child process)
-class Stopwatch:
-    """Seconds per stage, summed; ``wrap`` times a function under a stage's name."""
-
-    def __init__(self) -> None:
-        self.seconds: Dict[str, float] = {s: 0.0 for s in STAGES}
-
-    def wrap(self, stage: str, fn):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[stage] += time.perf_counter() - start
-        return timed
-
-
-def load_cfg(method: str, data: str, work: str):
+def load_cfg(method: str, data: str, work: str, tiny: bool = False):
     from wsss.apis import load_config
     cfg = load_config(osp.join(ROOT, CONFIGS[method]))
     cfg.work_dir = work
     cfg.load_from = None  # FMA's learned prompts: random ones here
     cfg.model.clip.pretrained = None
+    if tiny:  # the instant-test configs' tiny random CLIP (3 blocks)
+        cfg.model.update(clip=Config.fromfile(TINY_CLIP).tiny_clip, num_attn_layers=2)
     cfg.test_dataloader.dataset.update(data_root=data, split='train')
     if method == 'fma':
         cfg.model.seeder.mask_dir = osp.join(data, 'sam_masks')
     return cfg
 
 
-def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory',
+def run_baseline(cfg, seed_dir: str, watch: Stopwatch, monitor: ProcessTreePeak,
                  warmup: int = 0) -> float:
     """The released code's order with wsss's pieces; returns the seconds from the end of the
     first ``warmup`` images to the end of the job."""
     import torch
 
-    from wsss.datasets.seeds import confidence_path, seed_path, write_confidence, write_label_map
-    from wsss.models.cam import (attention_affinity, caa_refine, gradcam_per_class_loop,
-                                 resize_cams)
+    from wsss.evaluation import SeedWriter
+    from wsss.models.clip_es.cam import gradcam_per_class_loop
     from wsss.registry import DATASETS, MODELS
     torch.manual_seed(0)
+    cfg.model.defer_seeding = True  # the seeder runs in the writer: here, in this process
     model = MODELS.build(cfg.model).to(cfg.device).eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    load, clip = watch.wrap('load', dataset.__getitem__), watch.wrap('CLIP', gradcam_per_class_loop)
-    forward = watch.wrap('CLIP', model.encoder)
-    affinity, refine = watch.wrap('CAA', attention_affinity), watch.wrap('CAA', caa_refine)
-    resize = watch.wrap('CAA', resize_cams)
-    seeder = watch.wrap('CRF/SAMS', model.seeder)
-
-    def write(name: str, seed: np.ndarray, confidence: np.ndarray) -> None:
-        write_confidence(confidence_path(seed_dir, name), confidence)
-        write_label_map(seed_path(seed_dir, name), seed)
-    write = watch.wrap('write', write)
-
-    def seed_and_write(cams, class_ids, meta) -> None:
-        write(meta['img_name'], *seeder(cams, class_ids, meta))
-
+    writer = SeedWriter(seed_dir, workers=0)  # seeder and PNG writes one image after another
     monitor.start()
     start = time.perf_counter()
-    with torch.no_grad():
-        text = model.text_features()
+    text = model.predict_text_features()
     later = []  # CRF / SAMS run after all CAMs, as the released scripts do
-    for i in range(len(dataset)):
-        if i == warmup:
-            synchronize(cfg.device)
-            start = time.perf_counter()
-        data = load(i)
-        meta = data['data_samples'].metainfo
-        labels = torch.as_tensor(np.asarray(meta['img_labels']), device=cfg.device)
-        class_ids = (labels.nonzero()[:, 0] + 1).tolist()
-        with torch.enable_grad():
-            out = forward(model.normalize(data['inputs']))
-            cams, = clip(out.ln1, out.image_feature, text, labels[None],
-                         model.clip.logit_scale.exp(), out.grid, raw=model.raw_cam,
-                         norm_passes=model.cam_norm_passes, target=model.gradcam_target)
-        if model.caa:
-            cams = refine(cams.detach(), affinity(out.attn, model.sinkhorn_iters)[0],
-                          model.box_threshold, model.released, model.raw_cam)
-        cams = resize(cams.detach(), meta['ori_shape']).cpu()
-        if not model.raw_cam:
-            cams.clamp_(0, 1)
-        if cfg.method == 'cam':
-            seed_and_write(cams, class_ids, meta)
-        else:
-            later.append((cams, class_ids, meta))
-    for item in later:
-        seed_and_write(*item)
+    with watch.listen():  # the library's stages: 'caa', 'resize'
+        for i in range(len(dataset)):
+            if i == warmup:
+                synchronize(cfg.device)
+                start = time.perf_counter()
+            with watch('load'):
+                data = dataset[i]
+            sample = data['data_samples']
+            labels = model.sample_labels(sample)
+            with watch('CLIP'):  # one forward, one backward per class
+                cams, = model.batch_cams(data['inputs'][None], labels[None], text,
+                                         gradcam=gradcam_per_class_loop)
+                model.set_seed(sample, cams, (labels.nonzero()[:, 0] + 1).tolist())
+            if cfg.method == 'cam':
+                writer.process(None, [sample.to_dict()])
+            else:
+                later.append(sample)
+        for sample in later:
+            writer.process(None, [sample.to_dict()])
     synchronize(cfg.device)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    add_model_stages(watch, writer.seconds)
+    watch.seconds['wait'] = 0.0  # the writes are the stages above, in this process
+    return seconds
 
 
-def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', options: dict,
+def add_model_stages(watch: Stopwatch, writer_seconds: Dict[str, float]) -> None:
+    """CAA from the library's stage marks, taken out of CLIP (the model's time holds them), and
+    the writer's seeder, write and wait seconds."""
+    watch.seconds['CAA'] = watch.seconds.pop('caa', 0.0) + watch.seconds.pop('resize', 0.0)
+    watch.seconds['CLIP'] -= watch.seconds['CAA']
+    watch.seconds['CRF/SAMS'] = writer_seconds['seeder']
+    watch.seconds['write'] = writer_seconds['write']
+    watch.seconds['wait'] = writer_seconds['wait']
+
+
+def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: ProcessTreePeak, options: dict,
              profile: bool = False, batch: int = 0, autocast: Optional[str] = None,
              warmup: int = 0) -> float:
     """tools/generate_seeds.py's test loop, timed (and profiled, with ``profile``: the model's
@@ -278,9 +198,7 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
-    import wsss.models.stage_one as stage_one
     from wsss.apis import use_image_batches
-    from wsss.models.stage_one import CLIPCAMModel
     cfg.test_dataloader.sampler.update(seed_dir=seed_dir)
     cfg.test_evaluator.update(seed_dir=seed_dir)
     cfg.model.defer_seeding = True
@@ -290,10 +208,6 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     cfg.merge_from_dict(options)
     cfg.default_hooks.logger.interval = 10 ** 6
     cfg.custom_hooks = []
-    for name in ('attention_affinity', 'caa_refine', 'resize_cams'):
-        setattr(stage_one, name, watch.wrap('CAA', getattr(stage_one, name)))
-    CLIPCAMModel.predict = watch.wrap('CLIP', CLIPCAMModel.predict)
-
     class Clock(Hook):
         """Load: from the end of one iteration (or the start) to the next batch's arrival."""
 
@@ -314,33 +228,24 @@ def run_wsss(cfg, seed_dir: str, watch: Stopwatch, monitor: 'PeakMemory', option
     torch.manual_seed(0)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(Clock())
+    watch.time_forward('CLIP', runner.model)  # predict: forward hooks
     monitor.start()
     watch.warm_images = 0
-    if profile:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    with watch.listen():  # the library's stages: 'caa', 'resize'
+        if profile:
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                runner.test()
+            watch.profile = prof.key_averages().table(sort_by='cpu_time_total', row_limit=25)
+        else:
             runner.test()
-    else:
-        runner.test()
     synchronize(cfg.device)
     seconds = time.perf_counter() - watch.start
-    if profile:
-        print(prof.key_averages().table(sort_by='cpu_time_total', row_limit=25))
     if batch or autocast:
         model = getattr(runner.model, 'module', runner.model)
         watch.cam_difference = cam_difference(model, runner.test_dataloader.dataset,
                                                max(batch, 2))
-    writer = runner.test_loop.evaluator.metrics[0]
-    watch.seconds['CLIP'] -= watch.seconds['CAA']  # predict's time holds CAA's
-    watch.seconds['CRF/SAMS'] = writer.seconds['seeder']
-    watch.seconds['write'] = writer.seconds['write']
-    watch.seconds['wait'] = writer.seconds['wait']
+    add_model_stages(watch, runner.test_loop.evaluator.metrics[0].seconds)
     return seconds
-
-
-def synchronize(device: str) -> None:
-    import torch
-    if str(device).startswith('cuda'):
-        torch.cuda.synchronize()
 
 
 def cam_difference(model, dataset, n: int) -> Dict[str, float]:
@@ -370,15 +275,16 @@ def cam_difference(model, dataset, n: int) -> Dict[str, float]:
     return out
 
 
-def child(args: argparse.Namespace) -> None:
+def child(args: argparse.Namespace, method: str, variant: str, data: str, work: str) -> dict:
+    """One (method, variant) run, in a child process of its own: its times, memory, stages."""
     from wsss.utils import register_all_modules
     register_all_modules()
-    cfg = load_cfg(args.method, args.data, args.work)
-    cfg.method, cfg.device = args.method, args.device
+    cfg = load_cfg(method, data, work, args.tiny)
+    cfg.method, cfg.device = method, args.device
     watch = Stopwatch()
-    seed_dir = osp.join(args.work, 'seeds')
-    monitor = PeakMemory()
-    if args.run == 'wsss':
+    seed_dir = osp.join(work, 'seeds')
+    monitor = ProcessTreePeak()
+    if variant == 'wsss':
         seconds = run_wsss(cfg, seed_dir, watch, monitor, args.cfg_options, args.profile,
                            args.batch, args.autocast, args.warmup)
         timed = args.images - watch.warm_images
@@ -388,36 +294,26 @@ def child(args: argparse.Namespace) -> None:
     else:
         seconds = run_baseline(cfg, seed_dir, watch, monitor, args.warmup)
         timed = args.images - args.warmup
-    peak = monitor.stop()
+    peak = monitor.stop() / 2 ** 20
     import torch
     gpu_peak = torch.cuda.max_memory_allocated() / 2 ** 20 \
         if str(args.device).startswith('cuda') else None
-    print('RESULT ' + json.dumps(dict(seconds=seconds, images=timed, peak_mib=peak,
-                                      gpu_peak_mib=gpu_peak, stages=watch.seconds,
-                                      cam_difference=getattr(watch, 'cam_difference', None))))
+    return dict(seconds=seconds, images=timed, peak_mib=peak, gpu_peak_mib=gpu_peak,
+                stages={s: watch.seconds.get(s, 0.0) for s in STAGES},
+                cam_difference=getattr(watch, 'cam_difference', None),
+                profile=getattr(watch, 'profile', None))
 
 
 # ---------------------------------------------------------------- parent
 def run_child(args, method: str, variant: str, data: str, work: str) -> dict:
-    cmd = [sys.executable, __file__, '--run', variant, '--method', method, '--data', data,
-           '--work', work, '--device', args.device, '--batch', str(args.batch),
-           '--images', str(args.images), '--warmup', str(args.warmup)] + \
-        (['--autocast', args.autocast] if args.autocast else []) + \
-        (['--profile'] if args.profile else []) + \
-        (['--cfg-options', *(f'{k}={v}' for k, v in args.cfg_options.items())]
-         if args.cfg_options else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if args.profile and variant == 'wsss':
-        print(proc.stdout[:proc.stdout.find('RESULT ')])
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
-    if proc.returncode or not lines:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
-        raise SystemExit(f'{variant} {method} failed')
-    return json.loads(lines[-1][len('RESULT '):])
+    result = run_in_child(child, args, method, variant, data, work)
+    if result['profile']:
+        print(result['profile'])
+    return result
 
 
 def seed_differences(a: str, b: str) -> str:
-    from wsss.datasets.seeds import read_label_map
+    from wsss.io.seeds import read_label_map
     names = sorted(f for f in os.listdir(a) if not f.endswith('_conf.png'))
     if sorted(f for f in os.listdir(b) if not f.endswith('_conf.png')) != names:
         return 'different files'
@@ -428,7 +324,7 @@ def seed_differences(a: str, b: str) -> str:
     return f'{diff}/{total} seed pixels differ'
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--images', type=int, default=8)
@@ -447,24 +343,23 @@ def main() -> int:
                         help='images not timed at the start (the loader and pool start, kernel '
                              'autotuning), rounded up to whole batches; default 0 on the CPU, '
                              '16 on a GPU')
-    parser.add_argument('--run', choices=['baseline', 'wsss'], help=argparse.SUPPRESS)
-    parser.add_argument('--method', choices=list(CONFIGS), help=argparse.SUPPRESS)
-    parser.add_argument('--data', help=argparse.SUPPRESS)
-    parser.add_argument('--work', help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument('--tiny', action='store_true',
+                        help='a tiny random CLIP and 96x64 images (checks that it runs)')
+    args = parser.parse_args(argv)
     if args.warmup is None:
         args.warmup = 0 if args.device == 'cpu' else 16
     if not 0 <= args.warmup < args.images:
         raise SystemExit(f'error: --warmup must be in [0, --images), got {args.warmup}')
-    if args.run:
-        child(args)
-        return 0
 
     import torch
+    # no preload_for_children: each run imports its libraries itself, so that their pages
+    # count in its PSS as in a fresh process (shared pages are split among their holders)
     tmp = tempfile.mkdtemp(prefix='seed_throughput_')
-    data = make_data(osp.join(tmp, 'voc'), args.images)
-    print(f'device {args.device}, torch {torch.__version__}, {os.cpu_count()} CPUs, ViT-B/16 '
-          f'(random weights), {args.images} images 500x375, {args.repeats} repeat(s), wsss: '
+    size = (64, 96) if args.tiny else (375, 500)
+    data = make_data(osp.join(tmp, 'voc'), args.images, size)
+    print(f'device {args.device}, torch {torch.__version__}, {os.cpu_count()} CPUs, '
+          f'{"tiny CLIP" if args.tiny else "ViT-B/16"} (random weights), {args.images} images '
+          f'{size[1]}x{size[0]}, {args.repeats} repeat(s), wsss: '
           f'batch {args.batch or 1}, autocast {args.autocast or "off (fp32)"}\n')
     header = ('| method | variant | run | images/s | peak MiB | GPU peak MiB | '
               + ' | '.join(f'{s} s/img (%)' for s in STAGES) + ' | speed-up |')

@@ -12,8 +12,10 @@ the same run.
 - **mask store**: bytes per image of a zero-shot shard (``--masks`` masks, D = 512, 45 logits,
   21 scores), times 1,000.
 
-Peak memory: CUDA ``max_memory_allocated`` per step; on CPU the peak resident set (VmHWM) of the
-process after each step (it only grows: read it as "at most").
+Peak memory (``wsss.utils.benchmark.PeakMemory``): CUDA ``max_memory_allocated`` per step; on
+CPU the peak resident set (VmHWM) of the process after each step (it only grows: read it as
+"at most"). ``--tiny``: a tiny random CLIP (configs/_base_/models/clip_tiny.py) for the mask
+embeddings, to check that the script runs.
 
 ``--scale`` instead times label propagation's dataset-level steps at growing N (synthetic
 clustered unit embeddings, D = 512, k = 50; each N and kNN method in a fresh process, so its
@@ -34,41 +36,33 @@ the COCO figure for the exact kNN on one 8-GPU node comes from the FLOP count (2
 """
 import argparse
 import io
-import json
-import subprocess
-import sys
+import os.path as osp
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.config import Config
 
 from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip,
                               pool_mask_embeddings, tuss_input_size)
 from wsss.models.tuss import KNNIndex, TUSSLinearProbe, knn_search
 from wsss.models.tuss import label_propagation
+from wsss.utils.benchmark import PeakMemory, run_in_child, timed
+
+TINY_CLIP = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                     'configs/_base_/models/clip_tiny.py')
 
 
 def peak_mib(device: str) -> float:
-    if device.startswith('cuda'):
-        return torch.cuda.max_memory_allocated() / 2 ** 20
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM'):
-                return int(line.split()[1]) / 1024
-    return float('nan')
+    """The peak since the last :func:`reset_peak` (CUDA) or since the process started (CPU)."""
+    return PeakMemory(device).peak() / 2 ** 20
 
 
-def timed(fn: Callable, device: str, repeat: int) -> Tuple[float, object]:
+def reset_peak(device: str) -> None:
+    """Start a step's CUDA peak; on the CPU the process's peak stays (read it as "at most")."""
     if device.startswith('cuda'):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(repeat):
-        out = fn()
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeat, out
+        PeakMemory(device).start()
 
 
 def random_masks(m: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
@@ -84,7 +78,9 @@ def random_masks(m: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
 
 def bench_embeddings(args) -> Dict[str, float]:
     torch.manual_seed(0)
-    clip = build_clip('ViT-B-16', pretrained=None, device=args.device)
+    settings = Config.fromfile(TINY_CLIP).tiny_clip.to_dict() if args.tiny else dict(
+        name='ViT-B-16', pretrained=None)
+    clip = build_clip(**settings, device=args.device)
     encoder = CLIPDenseEncoder(clip.visual, num_attn_layers=0)
     gen = torch.Generator().manual_seed(0)
     H0, W0 = 375, 500
@@ -98,9 +94,8 @@ def bench_embeddings(args) -> Dict[str, float]:
         with torch.no_grad():
             def run():
                 return pool_mask_embeddings(extractor(image, masks), masks)
-            for _ in range(args.warmup):
-                run()
-            seconds, outputs[name] = timed(run, args.device, args.images)
+            reset_peak(args.device)
+            seconds, outputs[name] = timed(run, args.device, args.images, args.warmup)
         results[name] = seconds
         print(f'  {name:34s} {seconds:7.2f} s/image  {args.masks / seconds:7.1f} masks/s  '
               f'peak {peak_mib(args.device):7.0f} MiB')
@@ -127,8 +122,8 @@ def bench_probe(args) -> None:
             opt.zero_grad()
             probe(x, batch, mode='loss')['loss_probe'].backward()
             opt.step()
-        step()
-        seconds, _ = timed(step, args.device, args.probe_iters)
+        reset_peak(args.device)
+        seconds, _ = timed(step, args.device, args.probe_iters, warmup=1)
         print(f'  K={K:3d}: {1 / seconds:8.1f} iterations/s (60k iterations: '
               f'{60000 * seconds / 60:.1f} min)  peak {peak_mib(args.device):7.0f} MiB')
 
@@ -136,12 +131,12 @@ def bench_probe(args) -> None:
 def bench_knn(args) -> None:
     rng = np.random.default_rng(0)
     x = label_propagation.l2_normalize(rng.normal(size=(args.knn_n, 512)))
-    seconds_t, (_, idx_t) = timed(lambda: knn_search(x, x, 51, use_faiss=False), 'cpu', 1)
+    seconds_t, (_, idx_t) = timed(lambda: knn_search(x, x, 51, use_faiss=False))
     print(f'  torch exact (baseline) {seconds_t:7.2f} s for N={args.knn_n}')
     if label_propagation.faiss is None:
         print('  faiss not installed: pip install faiss-cpu')
         return
-    seconds_f, (_, idx_f) = timed(lambda: knn_search(x, x, 51, use_faiss=True), 'cpu', 1)
+    seconds_f, (_, idx_f) = timed(lambda: knn_search(x, x, 51, use_faiss=True))
     same = (idx_t == idx_f).mean()
     print(f'  faiss IndexFlatIP      {seconds_f:7.2f} s; speed-up {seconds_t / seconds_f:.2f}x; '
           f'same neighbours {100 * same:.3f}%')
@@ -176,7 +171,8 @@ def clustered_embeddings(n: int, dim: int = 512, per_cluster: int = 50,
 
 
 def scale_one(n: int, method: str, device: str, dtype: str) -> Dict[str, float]:
-    """One N and kNN method, in this process: seconds of kNN, graph and CG, recall, peak MiB."""
+    """One N and kNN method, in a child process of its own: seconds of kNN, graph and CG,
+    recall, peak MiB."""
     from wsss.models.tuss.label_propagation import LabelPropagation, neighbour_graph
     baseline = peak_mib('cpu')  # the interpreter and its libraries
     x = clustered_embeddings(n)
@@ -217,10 +213,7 @@ def bench_scale(args) -> None:
           f'{"recall":>7s} {"peak MiB":>9s}   (measured)')
     for method in methods:
         for n in args.scale_n + (args.scale_n_approx if method != 'exact' else []):
-            cmd = [sys.executable, __file__, '--scale-one', str(n), '--scale-method', method,
-                   '--device', args.device, '--dtype', args.dtype]
-            result = json.loads(subprocess.run(cmd, check=True, capture_output=True,
-                                               text=True).stdout.splitlines()[-1])
+            result = run_in_child(scale_one, n, method, args.device, args.dtype)
             rows[method].append(dict(result, n=n))
             print(f'  {method:6s} {n:8d} {result["knn"]:8.1f} {result["graph"]:8.1f} '
                   f'{result["cg"]:8.1f} {result.get("recall", 1.):7.3f} {result["peak"]:9.0f}')
@@ -256,7 +249,7 @@ def bench_scale(args) -> None:
               'shared page cache) whatever the number of processes')
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cpu')
@@ -275,12 +268,9 @@ def main() -> None:
     parser.add_argument('--dtype', default='float32', help='exact kNN: float32 or bfloat16')
     parser.add_argument('--gpu-tflops', type=float, default=50.,
                         help='per-GPU throughput of the FLOP model (fp32: about 50)')
-    parser.add_argument('--scale-one', type=int, help=argparse.SUPPRESS)
-    parser.add_argument('--scale-method', default='exact', help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.scale_one:
-        print(json.dumps(scale_one(args.scale_one, args.scale_method, args.device, args.dtype)))
-        return
+    parser.add_argument('--tiny', action='store_true',
+                        help='a tiny random CLIP for the mask embeddings (checks that it runs)')
+    args = parser.parse_args(argv)
     if args.scale:
         print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}')
         print('label propagation at scale (k = 50, D = 512):')
@@ -288,7 +278,8 @@ def main() -> None:
         return
     torch.set_grad_enabled(True)
     print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}')
-    print('mask embeddings (DBA-CLIP ViT-B/16, 375x500 -> 448x608, 40 windows + global):')
+    print(f'mask embeddings (DBA-CLIP {"tiny" if args.tiny else "ViT-B/16"}, 375x500 -> '
+          '448x608, 40 windows + global):')
     bench_embeddings(args)
     print('probe training:')
     bench_probe(args)

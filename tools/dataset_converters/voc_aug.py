@@ -17,7 +17,7 @@ import mmengine
 import numpy as np
 from scipy.io import loadmat
 
-from wsss.datasets.seeds import read_label_map, write_label_map
+from wsss.io.seeds import read_label_map, write_label_map
 
 
 def read_list(path: str) -> List[str]:

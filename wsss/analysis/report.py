@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ..datasets.class_names import voc_palette
-from ..datasets.seeds import read_label_map
+from ..io.seeds import voc_palette
+from ..io.seeds import read_label_map
 from ..evaluation.metrics_files import (confusion_matrix, read_image_names, read_metrics,
                                         read_per_image)
 

@@ -14,10 +14,14 @@ from torch import nn
 from ..datasets.transforms import ImageLoadError
 from ..datasets.class_names import with_background
 from ..engine import check_class_count
-from ..models.stage_one import CLIPCAMModel
+from ..models.clip_es.model import CLIPCAMModel
+from ..models.relevancy.model import CLIPRelevancyModel
 from ..registry import DATASETS, MODELS
 from ..utils import register_all_modules
 from .config import load_config
+
+# the models that seed one image from its labels (FMAPromptModel is a CLIPCAMModel)
+SEED_MODELS = (CLIPCAMModel, CLIPRelevancyModel)
 
 
 class StageOneResult(NamedTuple):
@@ -69,9 +73,9 @@ def init_stage_one(config: Union[str, Config], checkpoint: Optional[str] = None,
         cfg.merge_from_dict(cfg_options)
     classes = dataset_classes(cfg)
     model_type = MODELS.get(cfg.model.type)
-    if not (isinstance(model_type, type) and issubclass(model_type, CLIPCAMModel)):
+    if not (isinstance(model_type, type) and issubclass(model_type, SEED_MODELS)):
         raise ValueError(f'config {cfg.filename}: model {cfg.model.type!r} is not a stage-one '
-                         'model (CLIPCAMModel, FMAPromptModel)')
+                         'model (CLIPCAMModel, FMAPromptModel, CLIPRelevancyModel)')
     if cfg.get('randomness'):
         set_random_seed(**cfg.randomness)
     model = MODELS.build(cfg.model)

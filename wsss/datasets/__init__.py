@@ -1,23 +1,24 @@
-"""Datasets: VOC12, COCO14, folders of images, and seeds as stage-two training data."""
+"""Datasets: VOC12, COCO14, folders of images, seeds as stage-two training data, TUSS's mask
+embeddings; the samplers of resumable jobs and of the TUSS probe."""
 from .base import WSSSDataset
-from .class_names import (COCO14_CLASSES, DATASET_CLASSES, VOC12_CLASSES, voc_palette,
-                          with_background)
+from .class_names import COCO14_CLASSES, DATASET_CLASSES, VOC12_CLASSES, with_background
 from .coco import COCO14Dataset, coco_semantic_mask
 from .folder import ImageFolderDataset
 from .pseudo_label import PseudoLabelDataset
-from .samplers import PendingSampler, PendingSeedSampler
-from .seeds import (SeedError, check_label_map, confidence_path, read_label_map, seed_path,
-                    write_confidence, write_label_map)
+from .mask_embeddings import MaskEmbeddingDataset, soft_labels
+from .samplers import (GlobalBatchSampler, PendingMaskStoreSampler, PendingSampler,
+                       PendingSeedSampler, SemiBalanceSampler)
 from .transforms import (ImageLoadError, LoadImage, LoadLabelMap, PackWSSSInputs,
                          ResizeToMultiple)
 from .voc import VOC12Dataset
 
 __all__ = [
     'WSSSDataset', 'VOC12Dataset', 'COCO14Dataset', 'ImageFolderDataset', 'PseudoLabelDataset',
-    'PendingSampler', 'PendingSeedSampler', 'LoadImage', 'LoadLabelMap', 'PackWSSSInputs', 'ResizeToMultiple', 'ImageLoadError', 'SeedError',
-    'check_label_map', 'read_label_map', 'write_label_map', 'write_confidence', 'seed_path',
-    'confidence_path', 'coco_semantic_mask', 'VOC12_CLASSES', 'COCO14_CLASSES', 'DATASET_CLASSES',
-    'voc_palette', 'with_background', 'dataset_config'
+    'MaskEmbeddingDataset', 'soft_labels', 'PendingSampler', 'PendingSeedSampler',
+    'PendingMaskStoreSampler', 'GlobalBatchSampler', 'SemiBalanceSampler', 'LoadImage',
+    'LoadLabelMap', 'PackWSSSInputs', 'ResizeToMultiple', 'ImageLoadError',
+    'coco_semantic_mask', 'VOC12_CLASSES', 'COCO14_CLASSES', 'DATASET_CLASSES',
+    'with_background', 'dataset_config'
 ]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 
 from ..utils.cache import cached_json, files_fingerprint
-from .seeds import read_label_map
+from ..io.seeds import read_label_map
 
 
 class WSSSDataset(BaseSegDataset):

@@ -1,8 +1,9 @@
-"""The one place that owns class names, CLIP-ES synonyms, background words and palettes.
+"""The one place that owns class names, CLIP-ES synonyms and background words (the palette of
+label maps belongs to their format, :mod:`wsss.io.seeds`).
 
 Class ids: 0 = background, 1..C = foreground in the order below, 255 = ignore.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 VOC12_CLASSES: Tuple[str, ...] = (
     'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
@@ -98,26 +99,6 @@ DATASET_CLASSES: Dict[str, Dict[str, Tuple[str, ...]]] = {
 def with_background(classes: Sequence[str]) -> Tuple[str, ...]:
     """The mmseg class tuple: 'background' at id 0, then the foreground classes."""
     return ('background', *classes)
-
-
-def voc_palette(num_colors: int = 256) -> List[List[int]]:
-    """The PASCAL VOC colour map (bit-interleaved), extended to any number of colours."""
-    palette = []
-    for i in range(num_colors):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette.append([r, g, b])
-    return palette
-
-
-def flat_palette() -> List[int]:
-    """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream)."""
-    return [v for rgb in voc_palette(256) for v in rgb]
 
 
 # TUSS zero-shot vocabularies (docs/tuss.md §4.2): the foreground names of the released

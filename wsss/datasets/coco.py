@@ -16,8 +16,9 @@ from pycocotools.coco import COCO
 
 from ..registry import DATASETS
 from .base import WSSSDataset, read_label_list
-from .class_names import COCO14_CLASSES, voc_palette, with_background
-from .seeds import IGNORE_INDEX
+from .class_names import COCO14_CLASSES, with_background
+from ..io.seeds import voc_palette
+from ..io.seeds import IGNORE_INDEX
 
 CROWD_MODES = ('label', 'ignore')
 

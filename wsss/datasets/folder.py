@@ -6,7 +6,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ..registry import DATASETS
 from .base import WSSSDataset, class_index
-from .class_names import voc_palette, with_background
+from .class_names import with_background
+from ..io.seeds import voc_palette
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

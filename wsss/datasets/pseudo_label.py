@@ -6,7 +6,7 @@ from typing import List, Optional
 from mmseg.datasets import BaseSegDataset
 
 from ..registry import DATASETS
-from .seeds import confidence_path, seed_path
+from ..io.seeds import confidence_path, seed_path
 
 
 @DATASETS.register_module()

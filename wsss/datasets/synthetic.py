@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .class_names import VOC12_CLASSES
-from .seeds import write_label_map
+from ..io.seeds import write_label_map
 
 # class id -> (BGR colour, shape); a small subset of VOC's classes.
 SYNTHETIC_CLASSES: Dict[int, Tuple[Tuple[int, int, int], str]] = {

@@ -10,7 +10,7 @@ from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 
 from ..io import DamagedFileError
 from ..registry import TRANSFORMS
-from .seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
+from ..io.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
 
 JPEG_SOI = b'\xff\xd8'
 

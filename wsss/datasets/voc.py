@@ -5,7 +5,8 @@ from typing import List, Optional
 
 from ..registry import DATASETS
 from .base import WSSSDataset, class_index, labels_from_masks, read_label_list
-from .class_names import VOC12_CLASSES, voc_palette, with_background
+from .class_names import VOC12_CLASSES, with_background
+from ..io.seeds import voc_palette
 
 
 @DATASETS.register_module()

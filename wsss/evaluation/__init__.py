@@ -1,8 +1,8 @@
-"""Evaluation: writing seeds in the test loop, seed quality against the GT, CAM files and the
-background-power search; stage two's test metric; the metric files of every evaluation;
+"""Evaluation: writing seeds in the test loop, seed quality against the GT and the
+background-power search over CAM files; stage two's test metric; the metric files of every evaluation;
 stage-two predictions as benchmark submission files."""
-from .seed_eval import (ImageScore, SegStats, best_power, cam_path, evaluate_dataset_seeds,
-                        evaluate_seed_dir, format_table, load_cams, save_cams, search_bg_power)
+from .seed_eval import (ImageScore, SegStats, best_power, evaluate_dataset_seeds,
+                        evaluate_seed_dir, format_table, search_bg_power)
 from .metrics_files import (METRICS_FILE, PER_IMAGE_FILE, dataset_image_paths, read_metrics,
                             read_per_image, write_metrics)
 from .seg_metric import SegMetric
@@ -17,5 +17,5 @@ __all__ = ['SeedWriter', 'SegMetric', 'ImageScore', 'METRICS_FILE', 'PER_IMAGE_F
            'SAMMaskWriter', 'PredictionWriter', 'MaskStoreWriter', 'SegStats',
            'format_table', 'evaluate_seed_dir', 'evaluate_dataset_seeds',
            'search_bg_power',
-           'best_power', 'cam_path', 'save_cams', 'load_cams', 'print_failed_list',
+           'best_power', 'print_failed_list',
            'write_failed_list', 'ImageJobWriter']

@@ -1,8 +1,8 @@
 """Writes a TUSS stage's seeds and its per-mask store from mmengine's test loop."""
 from typing import Optional, Sequence
 
-from ..models.tuss.mask_store import save_shard, shard_path
-from ..models.tuss.mask_store import store_dir as default_store_dir
+from ..io.mask_store import save_shard, shard_path
+from ..io.mask_store import store_dir as default_store_dir
 from ..registry import METRICS
 from .seed_writer import SeedWriter
 

@@ -14,12 +14,12 @@ classes (COCO train: 82,783 rows of 81 classes, about 20 MB).
 import csv
 import json
 import math
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..io import atomic_write
 from .seed_eval import ImageScore, SegStats
 
 METRICS_FILE = 'metrics.json'
@@ -28,15 +28,8 @@ PATH_COLUMNS = ('img_path', 'gt_path')
 
 
 def _replace_atomically(path: str, write) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'w', newline='') as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, 'w', newline='') as f:
+        write(f)
 
 
 def write_metrics(out_dir: str, stats: SegStats, class_names: Sequence[str], kind: str,

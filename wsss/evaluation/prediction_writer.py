@@ -12,7 +12,7 @@ import tarfile
 from typing import Dict, List, Optional, Sequence
 
 
-from ..datasets.seeds import write_label_map
+from ..io.seeds import write_label_map
 from ..io import atomic_write
 from ..registry import METRICS
 from .job_writer import ImageJobWriter

@@ -19,6 +19,8 @@ from mmengine.dist import barrier, broadcast_object_list, get_dist_info, is_main
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from ..io import atomic_write
+
 RANK_DIR = '.ranks'
 
 
@@ -37,10 +39,8 @@ def gather_by_files(results: List[Any], out_dir: str, poll_s: float = 5.0,
         return list(results)
     folder = osp.join(out_dir, RANK_DIR)
     os.makedirs(folder, exist_ok=True)
-    tmp = _rank_file(folder, rank, world) + '.tmp'
-    with open(tmp, 'wb') as f:
+    with atomic_write(_rank_file(folder, rank, world)) as f:
         pickle.dump(list(results), f)
-    os.replace(tmp, _rank_file(folder, rank, world))
     start = last_log = time.monotonic()
     while True:
         missing = [r for r in range(world) if not osp.exists(_rank_file(folder, r, world))]

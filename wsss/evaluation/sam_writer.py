@@ -1,7 +1,8 @@
 """Writes SAM masks from mmengine's test loop: the SAM-mask model's predictions become files."""
 from typing import Optional, Sequence
 
-from ..models.sam import finish_masks, mask_path, save_masks, unpack_dense
+from ..io.sam_masks import mask_path, save_masks
+from ..models.sam import finish_masks, unpack_dense
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from .job_writer import ImageJobWriter

@@ -1,5 +1,5 @@
 """Seed quality against the ground truth: a confusion-matrix accumulator, the evaluation of a
-folder of seed PNGs, the CAM file format, and the search for the background power of CAM seeds.
+folder of seed PNGs, and the search for the background power of CAM seeds.
 
 A seed pixel of 255 ("no label") predicts nothing: it is a false negative of its GT class (it
 lowers that class's recall and IoU) and a false positive of no class. Counting it as background
@@ -8,7 +8,6 @@ seeder for abstaining wherever it is unsure. GT pixels of 255 are ignored.
 """
 import multiprocessing
 import os.path as osp
-import zipfile
 from functools import partial
 from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
                     TypeVar)
@@ -17,10 +16,11 @@ import numpy as np
 import torch
 from prettytable import PrettyTable
 
-from ..datasets.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
-from ..io import atomic_write, remake_hint
-from ..models.cam import cams_to_seed
-from ..models.sam.store import decode_masks, load_masks, mask_path
+from ..io.cams import cam_path, load_cams
+from ..io.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
+from ..io import remake_hint
+from ..models.clip_es.cam import cams_to_seed
+from ..io.sam_masks import image_masks
 from ..models.seeders.sams import sams_seed
 from ..utils.progress import Progress
 from ..utils.workers import single_thread_worker
@@ -193,41 +193,6 @@ def format_table(stats: SegStats, class_names: Sequence[str]) -> str:
             f'aAcc: {100 * stats.accuracy:.2f}')
 
 
-def cam_path(cam_dir: str, img_name: str) -> str:
-    return osp.join(cam_dir, img_name + '.npz')
-
-
-def save_cams(path: str, class_ids: Sequence[int], cams: np.ndarray, raw: bool = False) -> None:
-    """Write one image's CAMs: ``class_ids`` (K,) in 1..C as int64 and ``cams`` (K, H, W) at
-    the image size. Atomic (temp file + rename), like the seeds.
-
-    Normalised CAMs (in [0, 1]) are stored as float16, as the released CLIP-ES code stores
-    them: half the size, and within 2.4e-4 of the float32 value, below what moves a seed.
-    ``raw`` CAMs (the un-normalised GradCAMs of ``raw_cam`` models) are stored as float32:
-    a weak class's raw maximum can be 1e-9 (float16 flushes values below 6e-8 to 0 and keeps
-    few bits below 6e-5), and SAMS normalises it back to a score, so its seeds read from
-    float16 files would differ from those of the run.
-    """
-    class_ids = np.asarray(class_ids, np.int64).reshape(-1)
-    cams = np.asarray(cams, np.float32 if raw else np.float16)
-    if cams.ndim != 3 or len(cams) != len(class_ids):
-        raise ValueError(f'{path}: cams must be (K, H, W) with K = {len(class_ids)} class ids, '
-                         f'got shape {cams.shape}')
-    with atomic_write(path) as f:  # a file object: np.savez would append '.npz' to a name
-        np.savez(f, class_ids=class_ids, cams=cams)
-
-
-def load_cams(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(class_ids (K,) int64, cams (K, H, W) float32) of a file written by :func:`save_cams`."""
-    try:
-        with np.load(path) as data:
-            return data['class_ids'].astype(np.int64), data['cams'].astype(np.float32)
-    except FileNotFoundError:
-        raise
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise SeedError(f'cannot read CAM file {path}: {e}; {remake_hint("cams", path)}') from e
-
-
 def _require_files(samples: Sequence[Sample], path_of: Callable[[str], str], what: str) -> None:
     for kind, paths in ((what, [path_of(name) for name, _ in samples]),
                         ('GT masks', [gt for _, gt in samples])):
@@ -258,13 +223,7 @@ def _seed_stats(chunk: List[Sample], seed_dir: str, num_classes: int) -> SegStat
 
 
 def _sam_masks(mask_dir: str, img_name: str, size: Tuple[int, int]) -> Tuple[torch.Tensor, list]:
-    path = mask_path(mask_dir, img_name)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'SAM masks {path} not found: make them with tools/sam_masks.py')
-    records = load_masks(path)
-    masks = decode_masks(records, size)
-    if masks.shape[1:] != tuple(size):
-        raise SeedError(f'{path}: masks of size {masks.shape[1:]} for CAMs of size {size}')
+    records, masks = image_masks(mask_dir, img_name, size)
     return torch.from_numpy(masks), [r['level'] for r in records]
 
 
@@ -348,7 +307,7 @@ def search_bg_power(samples: Sequence[Sample], cam_dir: str, num_classes: int,
     ground truth, for reports and for reproducing released settings that were picked that way.
 
     Each image's CAMs (``<cam_dir>/<img_name>.npz``, see :func:`save_cams`) are read once and
-    turned into one seed per power: by argmax (:func:`wsss.models.cam.cams_to_seed`), or with
+    turned into one seed per power: by argmax (:func:`wsss.models.clip_es.cam.cams_to_seed`), or with
     ``mask_dir`` by SAMS over the image's SAM masks there (:func:`sams_seed`, which also takes the
     raw CAMs of ``raw_cam`` models). Errors as :func:`evaluate_seed_dir`.
     """

@@ -11,15 +11,14 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-from ..datasets.seeds import (IGNORE_INDEX, confidence_path, seed_path, write_confidence,
-                             write_label_map)
+from ..io.seeds import IGNORE_INDEX, confidence_path, seed_path, write_confidence, write_label_map
 from ..datasets.transforms import IMAGE_ERRORS
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
 from .job_writer import ImageJobWriter
 from .rank_collect import clear_rank_files
-from .seed_eval import save_cams
+from ..io.cams import cam_path, save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
 
@@ -29,6 +28,9 @@ class SeedWriter(ImageJobWriter):
     """Writes, per image, the seed ``<seed_dir>/<img_name>.png``, its confidence
     ``<img_name>_conf.png`` and, with ``cam_dir``, its CAMs ``<cam_dir>/<img_name>.npz``; with
     ``show_dir``, pictures of the CAMs (with the clicks of a click seeder) and the seed.
+    Without ``seed_dir`` it writes the CAMs only, the seeder left to a CPU job
+    (tools/seed_from_cams.py, :mod:`wsss.evaluation.cam_seeding`): as float32, or float16 for a
+    seeder that rounds them to float16 itself (``reads_float16``: CLIP-ES's released CRF).
 
     Every file is written atomically and the seed last, so an image counts as finished (for
     :class:`PendingSeedSampler`) only once all its files are complete. Each rank writes the images
@@ -55,15 +57,17 @@ class SeedWriter(ImageJobWriter):
 
     default_prefix = 'seeds'
 
-    def __init__(self, seed_dir: str, cam_dir: Optional[str] = None,
+    def __init__(self, seed_dir: Optional[str], cam_dir: Optional[str] = None,
                  show_dir: Optional[str] = None, save_confidence: bool = True,
                  workers: Optional[int] = None, failed_file: Optional[str] = None,
                  strict: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(failed_file, strict, collect_device=collect_device, prefix=prefix)
+        if not (seed_dir or cam_dir):
+            raise ValueError('SeedWriter needs a seed_dir, or a cam_dir to write CAMs only')
         self.seed_dir, self.cam_dir, self.show_dir = seed_dir, cam_dir, show_dir
         self.save_confidence = save_confidence
-        clear_rank_files(seed_dir)
+        clear_rank_files(self.collect_folder())
         self.pool = BoundedPool(workers)
         self.pool.start()  # before the model runs: the workers share its weights, nothing more
         # seconds spent per step, summed over the images: seeder and write in the workers,
@@ -96,7 +100,7 @@ class SeedWriter(ImageJobWriter):
                 self.seconds[step] += s
 
     def collect_folder(self) -> str:
-        return self.seed_dir
+        return self.seed_dir or self.cam_dir
 
     def evaluate(self, size: int) -> dict:
         start = time.perf_counter()
@@ -142,6 +146,11 @@ def write_image(outputs: dict, task: dict
     start = time.perf_counter()
     meta = task['metainfo']
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
+    if outputs['seed_dir'] is None:  # CAMs only: as precise as the seeder takes them
+        exact = not task['seeder'].reads_float16  # float32, or float16
+        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+                  raw=exact or meta.get('raw_cams', False))
+        return name, dict(write=time.perf_counter() - start), None, False
     if 'seed' in task:
         seed, confidence = task['seed'], task['confidence']
     else:
@@ -151,7 +160,7 @@ def write_image(outputs: dict, task: dict
             return name, {}, (meta['img_path'], str(e)), False
     seeded = time.perf_counter()
     if outputs['cam_dir']:
-        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+        save_cams(cam_path(outputs['cam_dir'], name), class_ids, task['cams'],
                   raw=meta.get('raw_cams', False))
     if outputs['save_confidence']:
         write_confidence(confidence_path(outputs['seed_dir'], name), confidence)

@@ -6,7 +6,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from ..datasets.seeds import write_label_map
+from ..io.seeds import write_label_map
 from ..registry import METRICS
 from .metrics_files import write_metrics
 from .seed_eval import SegStats, format_table, image_counts

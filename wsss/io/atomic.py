@@ -9,7 +9,7 @@ import contextlib
 import errno
 import os
 import os.path as osp
-from typing import IO, Iterator
+from typing import IO, Iterator, Optional
 
 TEMP_SUFFIX = '.tmp'
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -43,16 +43,17 @@ def disk_full_error(path: str) -> DiskFullError:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str, mode: str = 'wb') -> Iterator[IO]:
+def atomic_write(path: str, mode: str = 'wb', newline: Optional[str] = None) -> Iterator[IO]:
     """``with atomic_write(path) as f: ...`` writes ``f`` to a temp file beside ``path`` and
     renames it into place when the block ends without an error; otherwise the temp file is
-    removed and ``path`` is left as it was. ``mode``: 'wb' or 'w'."""
+    removed and ``path`` is left as it was. ``mode``: 'wb' or 'w'; ``newline``: ``open``'s, for
+    text ('' for the csv module)."""
     if mode not in ('wb', 'w'):
         raise ValueError(f"atomic_write writes whole files: mode 'wb' or 'w', got {mode!r}")
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = f'{path}.{os.getpid()}{TEMP_SUFFIX}'
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, mode, newline=newline) as f:
             yield f
         os.replace(tmp, path)
     except OSError as e:

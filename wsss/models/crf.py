@@ -9,7 +9,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..datasets.seeds import IGNORE_INDEX
+from ..io.seeds import IGNORE_INDEX
 
 PROB_EPS = 1e-5  # probabilities are clipped to this before -log, so the unary stays finite
 # The per-channel mean (B, G, R) CLIP-ES's CRF script subtracts from the image it hands pydensecrf.

@@ -91,10 +91,14 @@ class BoundedPool:
         workers: processes; None: :func:`spare_cores` (0 where the model's threads take every
             core: the tasks then run in this process).
         max_pending: default ``2 * workers`` (each worker busy and one task queued behind it).
+        idle: run the workers at idle priority (:func:`background_worker`); None: where no GPU
+            runs the model. False for a CPU job whose main process only waits on its workers.
     """
 
-    def __init__(self, workers: Optional[int] = None, max_pending: Optional[int] = None) -> None:
+    def __init__(self, workers: Optional[int] = None, max_pending: Optional[int] = None,
+                 idle: Optional[bool] = None) -> None:
         self.workers = spare_cores() if workers is None else workers
+        self.idle = not torch.cuda.is_available() if idle is None else idle
         if self.workers < 0:
             raise ValueError(f'workers must be >= 0, got {workers}')
         self.max_pending = max_pending or 2 * max(self.workers, 1)
@@ -121,7 +125,7 @@ class BoundedPool:
         try:
             self._executor = ProcessPoolExecutor(
                 self.workers, multiprocessing.get_context('fork'), initializer=background_worker,
-                initargs=(not torch.cuda.is_available(),))
+                initargs=(self.idle,))
             self._executor.submit(int).result()  # forks the workers now, while the heap is frozen
         finally:
             gc.unfreeze()

@@ -13,7 +13,7 @@ from PIL import Image
 from wsss.analysis.compare import as_csv, as_markdown, as_text, compare_runs
 from wsss.analysis.logs import plot_logs, read_log
 from wsss.analysis.report import build_report
-from wsss.datasets import write_label_map
+from wsss.io.seeds import write_label_map
 from wsss.evaluation import SegStats, write_metrics
 
 CLASSES = ('background', 'cat', 'dog')

@@ -16,10 +16,11 @@ from conftest import ROOT, closed_port_url, write_image
 from PIL import Image
 
 from wsss.apis import init_stage_one, load_config, seed_image, set_data_root
-from wsss.datasets import LoadImage, ResizeToMultiple, read_label_map, write_label_map
+from wsss.datasets import LoadImage, ResizeToMultiple
+from wsss.io.seeds import read_label_map, write_label_map
 from wsss.datasets.class_names import DEFAULT_BACKGROUND_WORDS
 from wsss.datasets.samplers import PendingSeedSampler
-from wsss.datasets.seeds import image_size
+from wsss.io.images import image_size
 from wsss.registry import DATASETS, MODELS
 
 CUSTOM = osp.join(ROOT, 'configs/custom/clip-es_vit-b16_custom.py')

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import VOC, voc_masks
 
-from wsss.datasets import write_confidence, write_label_map
+from wsss.io.seeds import write_confidence, write_label_map
 from wsss.registry import DATASETS
 
 PIPELINE = [dict(type='LoadImage'), dict(type='LoadLabelMap'), dict(type='PackWSSSInputs')]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmseg.evaluation import IoUMetric
 
-from wsss.datasets import read_label_map
+from wsss.io.seeds import read_label_map
 from wsss.evaluation import SegMetric, SegStats, read_metrics, read_per_image, write_metrics
 
 CLASSES = ('background', 'cat', 'dog')

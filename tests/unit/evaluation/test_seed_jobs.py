@@ -18,8 +18,8 @@ from pycocotools import mask as mask_utils
 from wsss.datasets import ImageFolderDataset, ImageLoadError, VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.datasets.transforms import LoadImage, jpeg_truncated
-from wsss.evaluation import SAMMaskWriter, SeedWriter, load_cams
-from wsss.models.sam.store import mask_path, save_masks
+from wsss.evaluation import SAMMaskWriter
+from wsss.io.sam_masks import mask_path, save_masks
 from wsss.registry import MODELS
 from wsss.utils.workers import BoundedPool
 

@@ -13,9 +13,9 @@ from mmengine.config import Config
 from PIL import Image
 from reference_math import resize
 
-from wsss.models.prompts import VILD_TEMPLATES
+from wsss.models.clip.text import VILD_TEMPLATES
 from wsss.models.relevancy import CLIPRelevancyModel, tta_relevancy
-from wsss.models.seeders import RelevancySeeder
+from wsss.models.relevancy.seeding import RelevancySeeder
 
 
 def content_maps(views: torch.Tensor) -> torch.Tensor:

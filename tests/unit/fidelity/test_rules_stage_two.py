@@ -15,9 +15,9 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 from reference_math import softmax
 
-from wsss.models import test_time
+from wsss.models.segmentors import dense_crf_tta as test_time
 from wsss.models.crf import dense_crf
-from wsss.models.test_time import DenseCRFTestModel, seg_probabilities
+from wsss.models.segmentors.dense_crf_tta import DenseCRFTestModel, seg_probabilities
 
 
 def test_the_crf_gets_the_rgb_image_and_the_mean_of_the_views_probabilities(tmp_path,

@@ -24,13 +24,14 @@ from wsss.apis import run_main
 from wsss.apis.pipeline import PipelineError, run_pipeline, write_record
 from wsss.datasets import VOC12Dataset
 from wsss.datasets.samplers import PendingSampler
-from wsss.datasets.seeds import write_confidence, write_label_map
+from wsss.io.seeds import write_confidence, write_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.evaluation import load_cams, save_cams, write_failed_list
+from wsss.evaluation import write_failed_list
+from wsss.io.cams import load_cams, save_cams
 from wsss.io import DiskFullError, incomplete
 from wsss.io.progress import JobProgress
-from wsss.models.sam.store import SAMMaskError, load_masks, save_masks
-from wsss.models.tuss.mask_store import load_shard, save_shard
+from wsss.io.sam_masks import save_masks
+from wsss.io.mask_store import save_shard
 from wsss.utils.cache import cached_json
 from wsss.utils.checkpoint import CheckpointError, load_local_checkpoint
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from wsss.datasets.seeds import IGNORE_INDEX
+from wsss.io.seeds import IGNORE_INDEX
 from wsss.registry import MODELS
 
 

@@ -11,10 +11,8 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
 from wsss.datasets import ImageFolderDataset, PendingSeedSampler
-from wsss.datasets.synthetic import make_synthetic_voc
-from wsss.evaluation import load_cams
 from wsss.models.clip import CLIPDenseEncoder
-from wsss.models.stage_one import same_size_groups
+from wsss.models.clip_es.model import same_size_groups
 from wsss.registry import MODELS
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'

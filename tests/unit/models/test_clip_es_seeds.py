@@ -11,9 +11,10 @@ from conftest import ROOT
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from wsss.datasets import PendingSeedSampler, VOC12Dataset, write_label_map
+from wsss.datasets import PendingSeedSampler, VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.datasets.transforms import ResizeToMultiple
+from wsss.io.seeds import write_label_map
 from wsss.registry import MODELS
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'

@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsss.models.cam import softmax_gradcam
+from wsss.models.clip_es.cam import softmax_gradcam
 from wsss.models.clip import CLIPDenseEncoder, build_clip, build_tokenizer
-from wsss.models.losses import CAMActivationLoss, MultiLabelContrastiveLoss, crop_labels
-from wsss.models.prompts import PromptLearner
+from wsss.models.fma.losses import CAMActivationLoss, MultiLabelContrastiveLoss, crop_labels
+from wsss.models.fma.prompts import PromptLearner
 from wsss.registry import MODELS
 
 TINY = dict(

@@ -14,14 +14,12 @@ from conftest import ROOT
 from mmengine.config import Config
 
 from wsss.apis import init_stage_one, seed_image
-from wsss.datasets import (VOC12Dataset, confidence_path, read_label_map, seed_path,
-                           write_confidence, write_label_map)
-from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.io.seeds import confidence_path, seed_path, write_confidence, write_label_map
 from wsss.models.clip import build_clip
 from wsss.models.clip.attention import CLIPAttentionEncoder
-from wsss.models.prompts import VILD_TEMPLATES
-from wsss.models.relevancy import (clip_relevancy, relevancy_clicks, relevancy_rollout,
-                                   relevancy_seed, tta_relevancy)
+from wsss.models.clip.text import VILD_TEMPLATES
+from wsss.models.relevancy import clip_relevancy, relevancy_rollout, tta_relevancy
+from wsss.models.relevancy.seeding import relevancy_clicks, relevancy_seed
 from wsss.registry import DATASETS, MODELS, SEEDERS
 
 TINY = 'configs/relevancy/relevancy_vit-tiny_minivoc.py'

@@ -4,7 +4,7 @@ import pytest
 import torch
 from pycocotools import mask as mask_utils
 
-from wsss.models.sam.store import save_masks
+from wsss.io.sam_masks import save_masks
 from wsss.models.seeders.sams import sams_seed
 from wsss.registry import SEEDERS
 

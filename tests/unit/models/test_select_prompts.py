@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wsss.models.clip import TextEncoder, build_clip, build_tokenizer
-from wsss.models.prompt_selection import dispersion, template_sharpness
+from wsss.models.clip_es.prompt_selection import dispersion, template_sharpness
 
 TINY = dict(
     embed_dim=32, quick_gelu=True,

@@ -19,15 +19,15 @@ GradCAMs accumulated in float32).
     python bench_clip.py --device cpu --tiny --batches 1 2 --images 4 --size 64x96
 """
 import argparse
-import time
 import warnings
 from typing import Dict, List
 
 import open_clip
 import torch
 
-from wsss.models.cam import attention_affinity, softmax_gradcam
+from wsss.models.clip_es.cam import attention_affinity, softmax_gradcam
 from wsss.models.clip.encoder import CLIPDenseEncoder
+from wsss.utils.benchmark import PeakMemory, timed
 
 NUM_CLASSES, NUM_BACKGROUND = 20, 27  # VOC, and CLIP-ES's background words
 TINY = dict(embed_dim=32, vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16,
@@ -68,11 +68,6 @@ def cams_of(encoder, images, labels, text, post: bool, dtype) -> List[torch.Tens
     return cams
 
 
-def sync(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def run(args: argparse.Namespace, precision: str, batch: int, reference: Dict) -> Dict:
     cuda = args.device.startswith('cuda')
     dtype = torch.bfloat16 if precision == 'bf16' else torch.float32
@@ -87,15 +82,13 @@ def run(args: argparse.Namespace, precision: str, batch: int, reference: Dict) -
                 for i, l in make_batches(args, batch, text.shape[1])]
         for images, labels in data[:args.warmup]:
             cams_of(encoder, images, labels, text, post, dtype)
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        sync(args.device)
-        start = time.perf_counter()
-        outputs = [cams_of(encoder, i, l, text, post, dtype) for i, l in data[args.warmup:]]
-        sync(args.device)
-        row['post' if post else 'model'] = len(outputs) * batch / (time.perf_counter() - start)
+        memory = PeakMemory(args.device)
+        memory.start()
+        seconds, outputs = timed(lambda: [cams_of(encoder, i, l, text, post, dtype)
+                                          for i, l in data[args.warmup:]], args.device)
+        row['post' if post else 'model'] = len(outputs) * batch / seconds
         if not post:
-            row['peak_gib'] = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None
+            row['peak_gib'] = memory.peak() / 2 ** 30 if cuda else None
             first = torch.cat([c.flatten() for c in outputs[0]])
             key = (batch, 'cams')
             reference.setdefault(key, first)
@@ -120,7 +113,7 @@ def count_syncs(encoder, batch, text, dtype) -> int:
 try:  # CAA's boxes need OpenCV, which the kit leaves out
     import cv2  # noqa: F401
 
-    from wsss.models.cam import caa_refine
+    from wsss.models.clip_es.cam import caa_refine
 except ImportError:
     caa_refine = None
 

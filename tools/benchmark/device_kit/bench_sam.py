@@ -23,8 +23,6 @@ prints per precision:
 The weights are random (no download): speed does not depend on them, mask counts do.
 """
 import argparse
-import time
-from contextlib import contextmanager
 from typing import Dict, List
 
 import numpy as np
@@ -32,6 +30,7 @@ import torch
 
 from wsss.models.sam.build import build_sam
 from wsss.models.sam.generator import LevelAwareMaskGenerator, finish_masks
+from wsss.utils.benchmark import PeakMemory, Stopwatch, timed
 
 # a SAM of seconds on a CPU (configs/_base_/models/sam_tiny.py), with thresholds that let its
 # random masks through: only to check that the kit runs
@@ -46,32 +45,6 @@ def build(model: str, device: str) -> torch.nn.Module:
     torch.manual_seed(0)
     sam = build_sam(model_cfg=TINY) if model == 'tiny' else build_sam(model)
     return sam.to(device)
-
-
-def sync(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-@contextmanager
-def timed_forward(module: torch.nn.Module, device: str, log: List[tuple]):
-    """Log (seconds, batch size) of each call of ``module``, synchronised around it."""
-    forward = module.forward
-
-    def timed(*args, **kwargs):
-        sync(device)
-        start = time.perf_counter()
-        out = forward(*args, **kwargs)
-        sync(device)
-        first = args[0] if args else next(iter(kwargs.values()))
-        log.append((time.perf_counter() - start, len(first)))
-        return out
-
-    module.forward = timed
-    try:
-        yield
-    finally:
-        module.forward = forward
 
 
 def images(n: int, size: tuple) -> List[np.ndarray]:
@@ -104,33 +77,29 @@ def run(args: argparse.Namespace, dtype: str) -> Dict:
     pics = images(args.warmup + args.images, args.size)
     for image in pics[:args.warmup]:
         gen.generate_dense(image)
-    if args.device.startswith('cuda'):
-        torch.cuda.reset_peak_memory_stats()
-    sync(args.device)
-    start = time.perf_counter()
-    dense = [gen.generate_dense(image) for image in pics[args.warmup:]]
-    sync(args.device)
-    steady = time.perf_counter() - start
-    enc, dec = [], []
-    with timed_forward(sam.image_encoder, args.device, enc), \
-            timed_forward(sam.mask_decoder, args.device, dec):
-        start = time.perf_counter()
-        for image in pics[args.warmup:]:
-            gen.generate_dense(image)
-        sync(args.device)
-        timed = time.perf_counter() - start
-    start = time.perf_counter()
-    masks = [finish_masks(d, **gen.finish_settings()) for d in dense]
-    finish = (time.perf_counter() - start) / len(dense)
+    memory = PeakMemory(args.device)
+    memory.start()
+    steady, dense = timed(lambda: [gen.generate_dense(image) for image in pics[args.warmup:]],
+                          args.device)
+    enc, dec = [], []  # (seconds, batch) of each call, synchronised around it
+    watch = Stopwatch(args.device)
+    removers = [watch.time_forward('encoder', sam.image_encoder, enc),
+                watch.time_forward('decoder', sam.mask_decoder, dec)]
+    timed_pass, _ = timed(lambda: [gen.generate_dense(image) for image in pics[args.warmup:]],
+                          args.device)
+    for remove in removers:
+        remove()
+    finish, masks = timed(lambda: [finish_masks(d, **gen.finish_settings()) for d in dense])
+    finish /= len(dense)
     n = args.images
     return dict(
         dtype=dtype, images_per_s=n / steady,
         enc_ms_per_crop=1e3 * sum(t for t, _ in enc) / max(1, sum(b for _, b in enc)),
         dec_ms_per_batch=1e3 * sum(t for t, _ in dec) / max(1, len(dec)),
-        s_per_image=timed / n, enc_s=sum(t for t, _ in enc) / n, dec_s=sum(t for t, _ in dec) / n,
+        s_per_image=timed_pass / n, enc_s=sum(t for t, _ in enc) / n,
+        dec_s=sum(t for t, _ in dec) / n,
         finish_s=finish, cleanup=not no_cleanup, masks=masks,
-        peak_gib=torch.cuda.max_memory_allocated() / 2 ** 30
-        if args.device.startswith('cuda') else None)
+        peak_gib=memory.peak() / 2 ** 30 if args.device.startswith('cuda') else None)
 
 
 def agreement(ours: List[List[dict]], reference: List[List[dict]], shape: tuple) -> str:

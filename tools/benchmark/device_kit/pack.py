@@ -9,10 +9,11 @@ There:  tar xzf device_kit.tar.gz && bash device_kit/run.sh bench_sam.py [option
         bash device_kit/run.sh bench_clip.py [options]
 
 Inside: the benchmark scripts; wsss's torch-only modules (the SAM generator and builder, the
-CLIP dense encoder, the CAM functions), with empty package ``__init__`` files in place of
-wsss's, which register mmengine models; and the wheels they import, fetched with ``pip download
---only-binary=:all:`` for the target's Python (segment-anything, open_clip and its tokenizer's
-ftfy / wcwidth / regex / tqdm, torchvision of the target's torch, pillow, numpy, pycocotools).
+CLIP dense encoder, the CAM functions, the measuring tools of wsss.utils.benchmark), with empty
+package ``__init__`` files in place of wsss's, which register mmengine models; and the wheels
+they import, fetched with ``pip download --only-binary=:all:`` for the target's Python
+(segment-anything, open_clip and its tokenizer's ftfy / wcwidth / regex / tqdm, torchvision of
+the target's torch, pillow, numpy, pycocotools).
 run.sh installs the wheels into ./site without an index and runs a benchmark with the GPU's
 torch.
 """
@@ -29,9 +30,10 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 KIT = osp.dirname(osp.abspath(__file__))
 SCRIPTS = ('bench_sam.py', 'bench_clip.py')
 MODULES = ('wsss/__init__.py', 'wsss/models/sam/generator.py', 'wsss/models/sam/build.py',
-           'wsss/models/cam.py', 'wsss/models/clip/encoder.py')
+           'wsss/models/clip_es/cam.py', 'wsss/models/clip/encoder.py', 'wsss/utils/benchmark.py')
 EMPTY_INITS = ('wsss/models/__init__.py', 'wsss/models/sam/__init__.py',
-               'wsss/models/clip/__init__.py')
+               'wsss/models/clip/__init__.py', 'wsss/models/clip_es/__init__.py',
+               'wsss/utils/__init__.py')
 WHEELS = ('segment_anything', 'pillow', 'numpy<3', 'pycocotools', 'open_clip_torch', 'ftfy',
           'wcwidth', 'regex', 'tqdm')
 LIMIT = 64 * 2 ** 20
@@ -54,20 +56,25 @@ def download(folder: str, python_version: str, torchvision: str) -> None:
                     '-d', folder, f'torchvision=={torchvision}', *WHEELS], check=True)
 
 
+def assemble(kit: str) -> None:
+    """The kit's files but the wheels, into the folder ``kit``."""
+    os.makedirs(kit, exist_ok=True)
+    for script in SCRIPTS:
+        shutil.copy(osp.join(KIT, script), kit)
+    for module in MODULES:
+        os.makedirs(osp.dirname(osp.join(kit, module)), exist_ok=True)
+        shutil.copy(osp.join(ROOT, module), osp.join(kit, module))
+    for init in EMPTY_INITS:
+        with open(osp.join(kit, init), 'w') as f:
+            f.write('"""wsss\'s torch-only modules, without the mmengine registrations."""\n')
+    with open(osp.join(kit, 'run.sh'), 'w') as f:
+        f.write(RUN)
+
+
 def pack(out: str, python_version: str, torchvision: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         kit = osp.join(tmp, 'device_kit')
-        for script in SCRIPTS:
-            os.makedirs(kit, exist_ok=True)
-            shutil.copy(osp.join(KIT, script), kit)
-        for module in MODULES:
-            os.makedirs(osp.dirname(osp.join(kit, module)), exist_ok=True)
-            shutil.copy(osp.join(ROOT, module), osp.join(kit, module))
-        for init in EMPTY_INITS:
-            with open(osp.join(kit, init), 'w') as f:
-                f.write('"""wsss\'s torch-only modules, without the mmengine registrations."""\n')
-        with open(osp.join(kit, 'run.sh'), 'w') as f:
-            f.write(RUN)
+        assemble(kit)
         download(osp.join(kit, 'wheels'), python_version, torchvision)
         with tarfile.open(out, 'w:gz') as tar:
             tar.add(kit, 'device_kit')

@@ -10,6 +10,18 @@ from torch import nn
 # CLIP-ES's template, chosen there by the sharpness of the class softmax.
 CLIP_ES_TEMPLATE = 'a clean origami {}.'
 
+# ViLD's 14 prompt templates (Gu et al., ICLR 2022), verbatim: some lack the final period. A class
+# embedding is the normalised mean of its normalised per-template embeddings
+# (``TextEncoder.encode_classes(names, VILD_TEMPLATES)``).
+VILD_TEMPLATES = (
+    'a photo of a {}.', 'This is a photo of a {}', 'There is a {} in the scene',
+    'There is the {} in the scene', 'a photo of a {} in the scene', 'a photo of a small {}.',
+    'a photo of a medium {}.', 'a photo of a large {}.', 'This is a photo of a small {}.',
+    'This is a photo of a medium {}.', 'This is a photo of a large {}.',
+    'There is a small {} in the scene.', 'There is a medium {} in the scene.',
+    'There is a large {} in the scene.',
+)
+
 Templates = Union[str, Sequence[str]]
 
 

@@ -1,12 +1,10 @@
-"""Seeders: (K, H, W) CAMs of an image's labelled classes -> (seed, confidence).
-
-Every seeder is called as ``seeder(cams, class_ids, metainfo)`` with CAMs in [0, 1] at the
-image's size, the class ids (1..C) of its rows and the sample's metainfo (``img_path`` for the
-image), and returns a uint8 seed (0 background, 1..C, 255 ignore) and a float32 confidence.
-"""
+"""Seeders: (K, H, W) class maps of an image's labelled classes -> (seed, confidence). The contract
+(what a seeder receives, returns and declares) is :class:`Seeder` in ``base``; the CAM seeders
+(argmax, dense CRF) and FMA-WSSS's SAMS live here, the relevancy click seeder with its method
+(wsss.models.relevancy)."""
+from .base import ClickSeeder, Seeder, build_seeder, check_seeder, model_seeder
 from .cam_seeders import ArgmaxSeeder, CRFSeeder
-from .relevancy import RelevancySeeder
 from .sams import SAMSSeeder, paint_masks, sams_seed
 
-__all__ = ['ArgmaxSeeder', 'CRFSeeder', 'RelevancySeeder', 'SAMSSeeder', 'paint_masks',
-           'sams_seed']
+__all__ = ['Seeder', 'ClickSeeder', 'build_seeder', 'check_seeder', 'model_seeder',
+           'ArgmaxSeeder', 'CRFSeeder', 'SAMSSeeder', 'paint_masks', 'sams_seed']

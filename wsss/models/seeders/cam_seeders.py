@@ -6,11 +6,12 @@ import numpy as np
 import torch
 
 from ...registry import SEEDERS
-from ..cam import cams_to_seed
+from ..clip_es.cam import cams_to_seed
+from .base import Seeder
 
 
 @SEEDERS.register_module()
-class ArgmaxSeeder:
+class ArgmaxSeeder(Seeder):
     """Background score (1 - max_c M_c)^bg_power; seed = argmax over [background, M...]."""
 
     def __init__(self, bg_power: float = 1.0) -> None:
@@ -22,7 +23,7 @@ class ArgmaxSeeder:
 
 
 @SEEDERS.register_module()
-class CRFSeeder:
+class CRFSeeder(Seeder):
     """Dense CRF over [(1 - max M)^bg_power, M...], then CLIP-ES's confidence-guided loss: pixels
     whose posterior is below ``confidence_threshold`` become 255.
 
@@ -39,6 +40,17 @@ class CRFSeeder:
         self._crf_seed = crf_seed
         self.bg_power, self.confidence_threshold, self.crf = bg_power, confidence_threshold, crf
         self.released = released
+
+    def follow_model(self, released: bool) -> None:
+        if self.released is None:
+            self.released = released
+
+    @property
+    def reads_float16(self) -> bool:
+        """Whether it rounds its CAMs to float16 (``released``): then float16 CAM files give
+        the seeds of float32 ones (generate_seeds.py --cams-only stores them so, at half the
+        disk)."""
+        return bool(self.released)
 
     def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
                  metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,12 @@
 """SAMS (FMA-WSSS): seeds from CAMs scored over SAM masks rather than pixels."""
-import os.path as osp
 from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ...registry import SEEDERS
-from ..sam.store import decode_masks, load_masks, mask_path
+from ...io.sam_masks import image_masks
+from .base import Seeder
 
 
 def paint_masks(masks: torch.Tensor, confidence: torch.Tensor,
@@ -81,7 +81,7 @@ def sams_seed(cams: torch.Tensor, class_ids: Sequence[int], masks: torch.Tensor,
 
 
 @SEEDERS.register_module()
-class SAMSSeeder:
+class SAMSSeeder(Seeder):
     """SAMS with the SAM masks of ``mask_dir`` (``<img_name>.json``, tools/sam_masks.py).
 
     Takes raw CAMs too (``raw_cam`` models): it clamps them at 0 and normalises each class's mask
@@ -94,14 +94,7 @@ class SAMSSeeder:
 
     def __call__(self, cams: torch.Tensor, class_ids: Sequence[int],
                  metainfo: dict) -> Tuple[np.ndarray, np.ndarray]:
-        path = mask_path(self.mask_dir, metainfo['img_name'])
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'SAM masks {path} not found: make them with '
-                                    'tools/sam_masks.py, or set model.seeder.mask_dir')
-        records = load_masks(path)
-        masks = decode_masks(records, tuple(cams.shape[-2:]))
-        if masks.shape[1:] != tuple(cams.shape[-2:]):
-            raise ValueError(f'{path}: masks of size {masks.shape[1:]} for an image of size '
-                             f'{tuple(cams.shape[-2:])}')
+        records, masks = image_masks(self.mask_dir, metainfo['img_name'],
+                                     tuple(cams.shape[-2:]), 'model.seeder.mask_dir')
         return sams_seed(cams.float().cpu(), class_ids, torch.from_numpy(masks),
                          [r['level'] for r in records], self.bg_power)

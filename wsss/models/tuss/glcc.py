@@ -1,11 +1,13 @@
 """GLCC seed steps over a split's mask store: transductive label propagation (LP1, LP2; §5.3)
 and the combination of label propagation and the probe for new images (§5.4-5.5), each run by
 tools/generate_seeds.py (resumable, one seed and one store shard per image)."""
+import logging
 import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmseg.structures import SegDataSample
 
 from ...registry import MODELS
@@ -14,7 +16,7 @@ from .label_propagation import LabelPropagation, inductive_propagation
 from .linear_probe import TUSSLinearProbe, carry_labelled
 from .lp_graph import (SCORES_FOLDER, computed_once, fingerprint, graph_degrees, shared_graph,
                        store_fingerprint)
-from .mask_store import load_shard, load_split, shard_path, split_names, store_dir
+from ...io.mask_store import load_shard, load_split, shard_path, split_names, store_dir
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, kept_classes
 
@@ -92,28 +94,33 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         names = split_names(emb_dir, 'model.embeddings_from')
         if not names:
             return {}
+        # an image the previous step could not score (its failed.json) gets no seed here; its
+        # masks stay in the graph with empty scores, so the others' seeds do not depend on it
+        scored = set(split_names(scores_dir, 'model.scores_from'))
+        with_scores = [n for n in names if n in scored]
+        if len(with_scores) < len(names):
+            print_log(f'{len(names) - len(with_scores)} images of {emb_dir} have no scores in '
+                      f'{scores_dir} (see that step\'s failed.json): they get no seed here',
+                      logger='current', level=logging.WARNING)
         key = fingerprint(store_fingerprint(emb_dir, names, 'model.embeddings_from'),
-                          store_fingerprint(scores_dir, names, 'model.scores_from'),
+                          store_fingerprint(scores_dir, with_scores, 'model.scores_from'),
                           self.k, self.gamma, self.alpha, sorted(self.knn.items()),
                           self.semi_balance, self.bg_fg_balance, self.num_classes)
         folder = osp.join(osp.dirname(emb_dir), SCORES_FOLDER, key)
-        out = computed_once(folder, lambda: self.propagate(names))
+        out = computed_once(folder, lambda: self.propagate(names, with_scores))
         offsets = out['offsets']
-        return {name: out['F'][offsets[i]:offsets[i + 1]] for i, name in enumerate(names)}
+        return {name: out['F'][offsets[i]:offsets[i + 1]] for i, name in enumerate(names)
+                if name in scored}
 
-    def propagate(self, names: List[str]) -> Dict[str, np.ndarray]:
-        """F (N, K) of the split (the shared graph, then CG per class), with names and offsets."""
+    def propagate(self, names: List[str], with_scores: List[str]) -> Dict[str, np.ndarray]:
+        """F (N, K) of the split (the shared graph, then CG per class), with names and offsets;
+        the rows of images outside ``with_scores`` start from zero scores."""
         emb_dir = store_dir(self.embeddings_from)
         graph = shared_graph(self.embeddings_from, self.k, self.knn)
         if list(graph['names']) != names:
             raise ValueError(f'the kNN graph of {emb_dir} is of other images: remove '
                              f'{osp.join(osp.dirname(emb_dir), "lp_graph")}')
-        prev = load_split(store_dir(self.scores_from), ['scores'], names=names,
-                          setting='model.scores_from')
-        Y = prev['scores']
-        if Y.shape[1:] != (self.num_classes,):
-            raise ValueError(f'{self.scores_from}: scores of {Y.shape[1]} classes, the model has '
-                             f'{self.num_classes}: set model.num_classes')
+        Y = self.initial_scores(graph['offsets'], names, with_scores)
         labelled = np.zeros(len(Y), bool)
         gt = None
         if self.semi_balance is not None or self.bg_fg_balance is not None:
@@ -127,6 +134,28 @@ class TUSSLabelPropagationModel(TUSSStageModel):
             F[labelled] = gt['scores'][labelled]  # labelled rows: their GT
         return dict(F=F, names=np.array(names), offsets=np.asarray(graph['offsets']))
 
+    def initial_scores(self, offsets: np.ndarray, names: List[str],
+                       with_scores: List[str]) -> np.ndarray:
+        """Y (N, K): the previous step's scores of the split's masks, zero for the images it
+        did not score."""
+        prev = load_split(store_dir(self.scores_from), ['scores'], names=with_scores,
+                          setting='model.scores_from')
+        if prev['scores'].shape[1:] != (self.num_classes,):
+            raise ValueError(f'{self.scores_from}: scores of {prev["scores"].shape[1]} classes, '
+                             f'the model has {self.num_classes}: set model.num_classes')
+        if len(with_scores) == len(names):
+            return prev['scores']
+        Y = np.zeros((int(offsets[-1]), self.num_classes), prev['scores'].dtype)
+        row = {name: i for i, name in enumerate(names)}
+        for j, name in enumerate(with_scores):
+            start, end = offsets[row[name]], offsets[row[name] + 1]
+            part = prev['scores'][prev['offsets'][j]:prev['offsets'][j + 1]]
+            if len(part) != end - start:
+                raise ValueError(f'{shard_path(store_dir(self.scores_from), name)}: '
+                                 f'{len(part)} masks, the embeddings have {end - start}')
+            Y[start:end] = part
+        return Y
+
     def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
         if self._rows is None:
             self._rows = self.solve()
@@ -134,10 +163,15 @@ class TUSSLabelPropagationModel(TUSSStageModel):
 
     def predict_one(self, image, sample: SegDataSample) -> None:
         name = sample.metainfo['img_name']
-        if name not in self._rows:
-            raise FileNotFoundError(
-                f'{shard_path(store_dir(self.embeddings_from), name)} not found: the zero-shot '
-                'step did not write it (see its failed.json), or ran on another split')
+        for folder in (self.embeddings_from, self.scores_from):
+            path = shard_path(store_dir(folder), name)
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'{path} not found: the step that writes it did not (see its failed.json), '
+                    'or ran on another split')
+        if name not in self._rows:  # written after this job solved the split
+            raise FileNotFoundError(f'{name}: its mask store files appeared after this job '
+                                    'started: rerun the same command')
         records, masks = self.load_masks(name)
         emb = load_shard(shard_path(store_dir(self.embeddings_from), name))
         prev = load_shard(shard_path(store_dir(self.scores_from), name))

@@ -6,145 +6,18 @@ of a split: :class:`MaskEmbeddingDataset` gives each mask's embedding, soft labe
 cross-entropy. As a seed step (tools/generate_seeds.py with the trained weights) it classifies
 every mask of the split with its image's classes (``val/iter-final``).
 """
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_dist_info
 from mmseg.structures import SegDataSample
 from torch import nn
-from torch.utils.data import BatchSampler, Dataset, Sampler
 
-from ...registry import DATA_SAMPLERS, DATASETS, MODELS
-from .mask_store import load_shard, load_split, shard_path, store_dir
+from ...registry import MODELS
+from ...io.mask_store import load_shard, shard_path, store_dir
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, kept_classes
-
-
-def soft_labels(scores: np.ndarray, cls_lb: np.ndarray, gamma: float = 100.) -> np.ndarray:
-    """§5.1: softmax over the columns of ``cls_lb`` of ``gamma · P``, 0 elsewhere
-    (``prob2soft_lb = {'norm': 'softmax', 'gamma': 100}``)."""
-    logits = torch.as_tensor(np.asarray(scores, np.float64)) * gamma
-    logits = logits.masked_fill(~torch.as_tensor(np.asarray(cls_lb, bool)), float('-inf'))
-    return torch.softmax(logits, dim=1).numpy().astype(np.float32)
-
-
-@DATASETS.register_module()
-class MaskEmbeddingDataset(Dataset):
-    """Every SAM mask of a split as one training sample of the probe.
-
-    Args:
-        embeddings_from: seed folder of the zero-shot step (its mask store holds embeddings,
-            areas and, for full / semi supervision, which images are labelled).
-        scores_from: seed folder of the step whose scores P give the soft labels (LP1 for
-            probe1, LP2 for probe2).
-        gamma: soft-label temperature (100).
-
-    Labelled images (full / semi) train on their masks' GT vote fractions as they are; the
-    others on ``softmax(gamma · P)`` within their classes. Items are
-    ``dict(inputs=(D,) embedding, data_samples=dict(soft_label=(K,), area=()))``, which
-    mmengine's ``pseudo_collate`` batches into lists that the probe stacks.
-    """
-
-    def __init__(self, embeddings_from: str, scores_from: str, gamma: float = 100.) -> None:
-        emb_dir = store_dir(embeddings_from)
-        store = load_split(emb_dir, ['embeddings', 'areas', 'scores'],
-                           setting='train_dataloader.dataset.embeddings_from')
-        names = list(store['names'])
-        prev = load_split(store_dir(scores_from), ['scores', 'cls_lb'], names=names,
-                          setting='train_dataloader.dataset.scores_from')
-        soft = soft_labels(prev['scores'], prev['cls_lb'], gamma)
-        labelled = self._labelled(emb_dir, names, store['offsets'])
-        soft[labelled] = store['scores'][labelled]
-        self.embeddings = torch.from_numpy(store['embeddings'].astype(np.float32))
-        self.soft = torch.from_numpy(soft)
-        self.areas = torch.from_numpy(store['areas'].astype(np.float32))
-        self.labelled = labelled
-        self.metainfo: Dict = {}
-        if len(self.embeddings) == 0:
-            raise ValueError(f'the mask store {emb_dir} holds no mask: nothing to train on')
-
-    @staticmethod
-    def _labelled(folder: str, names: List[str], offsets: np.ndarray) -> np.ndarray:
-        rows = np.zeros(offsets[-1], bool)
-        for i, name in enumerate(names):
-            shard = load_shard(shard_path(folder, name))
-            if 'labelled' in shard and bool(shard['labelled']):
-                rows[offsets[i]:offsets[i + 1]] = True
-        return rows
-
-    def __len__(self) -> int:
-        return len(self.embeddings)
-
-    def __getitem__(self, index: int) -> dict:
-        return dict(inputs=self.embeddings[index],
-                    data_samples=dict(soft_label=self.soft[index], area=self.areas[index]))
-
-
-@DATA_SAMPLERS.register_module()
-class GlobalBatchSampler(BatchSampler):
-    """Batches of ``batch_size / world_size`` per process: a step of a distributed run trains on
-    ``batch_size`` samples (the recipe's "1xb512": 512 masks a step at lr 0.02) whatever the
-    number of GPUs, so the iteration counts and the learning rate stay the recipe's.
-
-    ``train_dataloader = dict(batch_size=512, batch_sampler=dict(type='GlobalBatchSampler'))``:
-    mmengine passes the sampler (which shards the indices over the processes) and batch_size.
-    """
-
-    def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = True) -> None:
-        _, world_size = get_dist_info()
-        if batch_size % world_size:
-            raise ValueError(f'the global batch of {batch_size} does not split over '
-                             f'{world_size} processes: set train_dataloader.batch_size to a '
-                             f'multiple of {world_size}')
-        super().__init__(sampler, batch_size // world_size, drop_last)
-        self.global_batch_size = batch_size
-
-
-@DATA_SAMPLERS.register_module()
-class SemiBalanceSampler(Sampler):
-    """Dual-stream sampling of semi supervision (§6): an unlabelled and a labelled mask in turn
-    (u, l, u, l, …), so half of every even batch is labelled; each stream is reshuffled when it
-    runs out (the smaller labelled set is repeated). Endless, as mmengine's ``InfiniteSampler``;
-    process r of a distributed run takes every world_size-th pair, from pair r.
-
-    Args:
-        dataset: a :class:`MaskEmbeddingDataset` with labelled and unlabelled masks.
-        seed: the shuffles' seed.
-    """
-
-    def __init__(self, dataset: MaskEmbeddingDataset, seed: int = 0) -> None:
-        labelled = np.asarray(getattr(dataset, 'labelled', ()), bool)
-        self.streams = [np.flatnonzero(~labelled), np.flatnonzero(labelled)]
-        if not all(len(s) for s in self.streams):
-            raise ValueError('SemiBalanceSampler needs labelled and unlabelled masks: the mask '
-                             'store of train_dataloader.dataset.embeddings_from has '
-                             f'{len(self.streams[1])} labelled and {len(self.streams[0])} '
-                             'unlabelled; use the InfiniteSampler for one kind')
-        self.rank, self.world_size = get_dist_info()
-        self.seed = seed
-
-    def _stream(self, indices: np.ndarray, gen: torch.Generator) -> Iterator[int]:
-        while True:
-            yield from indices[torch.randperm(len(indices), generator=gen).numpy()].tolist()
-
-    def __iter__(self) -> Iterator[int]:
-        gen = torch.Generator().manual_seed(self.seed)
-        unlabelled, labelled = (self._stream(s, gen) for s in self.streams)
-        pair = 0
-        while True:
-            u, lab = next(unlabelled), next(labelled)
-            if pair % self.world_size == self.rank:
-                yield u
-                yield lab
-            pair += 1
-
-    def __len__(self) -> int:
-        return 2 * len(self.streams[0]) // self.world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        """Endless: one epoch (DistSamplerSeedHook calls this)."""
 
 
 def area_weighted_loss(logits: torch.Tensor, soft_label: torch.Tensor,

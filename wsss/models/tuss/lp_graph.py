@@ -27,7 +27,7 @@ import torch
 
 from . import knn as knn_module
 from .label_propagation import l2_normalize, neighbour_graph
-from .mask_store import load_split, shard_path, split_names, store_dir
+from ...io.mask_store import load_split, shard_path, split_names, store_dir
 
 GRAPH_FOLDER, SCORES_FOLDER = 'lp_graph', 'lp_scores'
 

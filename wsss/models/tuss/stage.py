@@ -9,11 +9,11 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from ...datasets.transforms import IMAGE_ERRORS, mark_failed
-from ..sam.store import decode_masks, load_mask_array, load_masks, mask_path
+from ...io.sam_masks import image_masks
+from ...io.seeds import IGNORE_INDEX
 from ..seeders.sams import paint_masks
 from .seed_on_logits import MaskSeeds
 
-IGNORE_INDEX = 255
 
 
 def gt_vote_fractions(masks: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
@@ -60,15 +60,7 @@ class TUSSStageModel(BaseModel):
                    ) -> Tuple[List[dict], torch.Tensor]:
         """The mask records and (M, H0, W0) bool masks of an image; ``size``: the image's
         (H0, W0) when known, checked against the file's."""
-        path = mask_path(self.mask_dir, img_name)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'SAM masks {path} not found: make them with '
-                                    'tools/sam_masks.py, or set model.mask_dir')
-        records = load_masks(path)
-        masks = decode_masks(records, size) if records or size else load_mask_array(path)
-        if size is not None and masks.shape[1:] != tuple(size):
-            raise ValueError(f'{path}: masks of size {masks.shape[1:]} for an image of size '
-                             f'{tuple(size)}')
+        records, masks = image_masks(self.mask_dir, img_name, size, 'model.mask_dir')
         return records, torch.from_numpy(masks)
 
     def finish(self, sample: SegDataSample, masks: torch.Tensor, records: List[dict],

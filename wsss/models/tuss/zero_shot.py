@@ -12,17 +12,17 @@ from typing import Dict, Optional, Sequence
 
 import mmcv
 import numpy as np
-import open_clip
 import torch
 import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 
 from ...datasets.class_names import TUSS_VOCABULARIES
-from ...datasets.seeds import read_label_map
+from ...io.seeds import read_label_map
 from ...registry import MODELS
-from ..clip import (CLIP_ES_TEMPLATE, CLIPDenseEncoder, DBAFeatureExtractor, TextEncoder,
-                    build_clip, build_tokenizer, pool_mask_embeddings, tuss_input_size)
-from ..prompts import VILD_TEMPLATES
+from ..clip import (CLIP_ES_TEMPLATE, CLIPDenseEncoder, DBAFeatureExtractor,
+                    pool_mask_embeddings, tuss_input_size)
+from ..clip.frozen import FrozenCLIP
+from ..clip.text import VILD_TEMPLATES
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, gt_vote_fractions
 
@@ -47,7 +47,7 @@ OPEN_VOCABULARY = {
 
 
 @MODELS.register_module()
-class TUSSZeroShotModel(TUSSStageModel):
+class TUSSZeroShotModel(FrozenCLIP, TUSSStageModel):
     """Mask embeddings and zero-shot mask labels of one image at a time.
 
     Predict mode takes the images at their original size as (3, H0, W0) uint8 BGR tensors
@@ -107,18 +107,12 @@ class TUSSZeroShotModel(TUSSStageModel):
         self.open_vocabulary['seeding'] = {**ov['seeding'],
                                            **self.open_vocabulary.get('seeding', {})}
         self.labelled = self._read_labelled(labelled) if supervision == 'semi' else set()
-        self.clip = build_clip(**clip)
+        self.build_frozen_clip(clip, pixel_scale=1.)  # preprocess scales to [0, 1] itself
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers=0)
         coco = dataset == 'coco14'
         dba_cfg = {**dict(norm_att=coco, residual_weights=(1., 2.) if coco else (1., 1.)),
                    **(dba or {})}
         self.features = DBAFeatureExtractor(self.encoder, **dba_cfg)
-        self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
-                                                           clip.get('model_cfg')))
-        mean = getattr(self.clip.visual, 'image_mean', None) or open_clip.OPENAI_DATASET_MEAN
-        std = getattr(self.clip.visual, 'image_std', None) or open_clip.OPENAI_DATASET_STD
-        self.register_buffer('mean', torch.tensor(mean).view(3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std).view(3, 1, 1), persistent=False)
 
     @property
     def num_classes(self) -> int:

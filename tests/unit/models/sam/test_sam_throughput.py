@@ -9,8 +9,8 @@ from test_sam_masks import FMA, NO_LEVELS, RANDOM, tiny_sam
 
 from wsss.datasets.synthetic import make_sample
 from wsss.evaluation.sam_writer import SAMMaskWriter
-from wsss.models.sam import (LevelAwareMaskGenerator, decode_masks, finish_masks, mask_path,
-                             pack_dense, save_masks, unpack_dense)
+from wsss.io.sam_masks import decode_masks, mask_path, save_masks
+from wsss.models.sam import LevelAwareMaskGenerator, finish_masks, pack_dense, unpack_dense
 
 NO_NMS = dict(RANDOM, **NO_LEVELS, box_nms_thresh=1.0, crop_nms_thresh=1.0)
 SCORE_TOL = 1e-5  # batched encoder calls round differently: predicted IoUs move by ~1e-8

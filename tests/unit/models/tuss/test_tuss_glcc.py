@@ -8,9 +8,9 @@ import scipy.sparse as sp
 import torch
 from conftest import ROOT
 
+from wsss.datasets.mask_embeddings import soft_labels
 from wsss.models.tuss import (LabelPropagation, TUSSLinearProbe, area_weighted_loss, balance,
-                              combine, inductive_propagation, knn_search, seed_on_logits,
-                              soft_labels)
+                              combine, inductive_propagation, knn_search, seed_on_logits)
 from wsss.models.tuss import label_propagation
 from wsss.models.tuss.knn import KNNIndex
 

@@ -13,13 +13,14 @@ from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 from reference_math import transductive_combination
 
-from wsss.datasets import VOC12Dataset, read_label_map
-from wsss.datasets.seeds import find_seed_problems, write_label_map
+from wsss.datasets import VOC12Dataset
+from wsss.io.seeds import read_label_map
+from wsss.io.seeds import find_seed_problems, write_label_map
 from wsss.evaluation import MaskStoreWriter
-from wsss.models.sam.store import mask_path, save_masks
-from wsss.models.tuss import (PendingMaskStoreSampler, TUSSCombinationModel,
-                              TUSSLabelPropagationModel, TUSSLinearProbe, load_split, save_shard,
-                              shard_path, store_dir)
+from wsss.io.sam_masks import mask_path, save_masks
+from wsss.datasets.samplers import PendingMaskStoreSampler
+from wsss.io.mask_store import load_split, save_shard, shard_path, store_dir
+from wsss.models.tuss import TUSSCombinationModel, TUSSLabelPropagationModel, TUSSLinearProbe
 from wsss.models.tuss.stage import kept_classes
 from wsss.registry import MODELS
 

@@ -8,7 +8,7 @@ import torch
 
 from wsss.datasets.class_names import TUSS_VOCABULARIES
 from wsss.models.clip import TextEncoder
-from wsss.models.prompts import VILD_TEMPLATES
+from wsss.models.clip.text import VILD_TEMPLATES
 from wsss.models.seeders import paint_masks
 from wsss.models.tuss import gt_vote_fractions, seed_on_logits
 

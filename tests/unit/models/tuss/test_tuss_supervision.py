@@ -6,7 +6,8 @@ import torch
 from conftest import VOC
 from test_tuss_models import run_stage, tree, zero_shot_model  # noqa: F401 (fixture)
 
-from wsss.models.tuss import load_split, seed_on_logits, shard_path, store_dir
+from wsss.io.mask_store import load_split, shard_path, store_dir
+from wsss.models.tuss import seed_on_logits
 from wsss.models.tuss.zero_shot import OPEN_VOCABULARY
 
 

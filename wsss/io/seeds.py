@@ -1,17 +1,39 @@
-"""The seed contract: one single-channel palette PNG per image (values 0..C or 255, the image's size),
-optionally a uint8 confidence PNG beside it (0..255 <-> 0..1). Writes are atomic (temp file + rename),
-so an interrupted run never leaves a half-written seed."""
+"""The seed format: one single-channel PNG per image, ``<seed_dir>/<img_name>.png``, values 0..C
+(0 background) or 255 (ignore), the image's size, with the VOC palette; optionally a uint8
+confidence PNG beside it, ``<img_name>_conf.png`` (0..255 <-> 0..1). Stage two's ground truth and
+pseudo labels are read with the same functions. Writes are atomic (temp file + rename), so an
+interrupted run never leaves a half-written seed."""
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_write
-from .class_names import flat_palette
+from .atomic import atomic_write
+from .images import image_size
 
 IGNORE_INDEX = 255
 CONFIDENCE_SUFFIX = '_conf.png'
+
+
+def voc_palette(num_colors: int = 256) -> List[List[int]]:
+    """The PASCAL VOC colour map (bit-interleaved), extended to any number of colours."""
+    palette = []
+    for i in range(num_colors):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+def flat_palette() -> List[int]:
+    """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream)."""
+    return [v for rgb in voc_palette(256) for v in rgb]
 
 
 class SeedError(ValueError):
@@ -71,21 +93,6 @@ def check_label_map(label: np.ndarray, num_classes: int, path: str,
         values = sorted(int(v) for v in np.unique(label[bad]))
         raise SeedError(f'{path}: values {values} are outside 0..{num_classes - 1} and '
                         f'{IGNORE_INDEX} ({num_classes} classes with background)')
-
-
-EXIF_ORIENTATION = 0x0112
-TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # rotated by 90 or 270 degrees: width and height swap
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """(height, width) of an image as it is shown and decoded (``LoadImage``, ``mmcv.imread``:
-    EXIF orientation applied), from its header, without decoding it. The one place sizes are
-    read: seeds, their checks and the size-ordered batches agree with the pixels."""
-    with Image.open(path) as img:
-        orientation = img.getexif().get(EXIF_ORIENTATION, 1)
-        if orientation in TRANSPOSED_ORIENTATIONS:
-            return img.width, img.height
-        return img.height, img.width
 
 
 def find_seed_problems(samples: Iterable[Tuple[str, str]], seed_dir: str,

@@ -17,9 +17,9 @@ from mmengine.structures import PixelData
 from mmseg.models import SegTTAModel
 from mmseg.structures import SegDataSample
 
-from ..datasets.transforms import read_image_bytes
-from ..registry import MODELS
-from .crf import dense_crf
+from ...datasets.transforms import read_image_bytes
+from ...registry import MODELS
+from ..crf import dense_crf
 
 PROBABILITIES = ('softmax', 'normalize')
 

@@ -22,20 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets.class_names import DATASET_CLASSES
-from .clip import encode_prompt_embeddings
-
-# ViLD's 14 prompt templates (Gu et al., ICLR 2022), verbatim: some lack the final period. A class
-# embedding is the normalised mean of its normalised per-template embeddings
-# (``TextEncoder.encode_classes(names, VILD_TEMPLATES)``).
-VILD_TEMPLATES = (
-    'a photo of a {}.', 'This is a photo of a {}', 'There is a {} in the scene',
-    'There is the {} in the scene', 'a photo of a {} in the scene', 'a photo of a small {}.',
-    'a photo of a medium {}.', 'a photo of a large {}.', 'This is a photo of a small {}.',
-    'This is a photo of a medium {}.', 'This is a photo of a large {}.',
-    'There is a small {} in the scene.', 'There is a medium {} in the scene.',
-    'There is a large {} in the scene.',
-)
+from ...datasets.class_names import DATASET_CLASSES
+from ..clip import encode_prompt_embeddings
 
 CLASS_TOKEN_POSITIONS = ('end', 'front')
 

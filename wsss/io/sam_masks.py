@@ -11,12 +11,14 @@ job tells a complete file from one cut short (:func:`wsss.io.incomplete`).
 """
 import json
 import os.path as osp
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ...io import DamagedFileError, atomic_write, remake_hint
+from .atomic import atomic_write
+from .seeds import SeedError
+from .verify import DamagedFileError, remake_hint
 
 STORED_KEYS = ('level', 'predicted_iou', 'stability_score', 'area', 'bbox')
 
@@ -81,3 +83,23 @@ def load_mask_array(path: str) -> np.ndarray:
     except Exception as e:  # pycocotools raises several types on corrupt counts
         raise SAMMaskError(f'cannot decode SAM masks {path}: {e!r}; '
                            f'{remake_hint("sam_masks", path)}') from e
+
+
+def image_masks(mask_dir: str, img_name: str, size: Optional[Tuple[int, int]] = None,
+                setting: Optional[str] = None) -> Tuple[List[Dict[str, Any]], np.ndarray]:
+    """The mask records and (M, H, W) bool masks of image ``img_name`` in ``mask_dir``, as the
+    seeders and the evaluation read them. ``size``: the image's (H, W), checked against the
+    file's (a :class:`SeedError` when they differ: masks made for another image); without it,
+    the file's own size shapes an empty mask set. A missing file is a FileNotFoundError naming
+    the command that makes masks, and ``setting``, the config key that points here."""
+    path = mask_path(mask_dir, img_name)
+    if not osp.isfile(path):
+        where = f', or set {setting}' if setting else ''
+        raise FileNotFoundError(f'SAM masks {path} not found: make them with '
+                                f'tools/sam_masks.py{where}')
+    records = load_masks(path)
+    masks = decode_masks(records, size) if records or size else load_mask_array(path)
+    if size is not None and masks.shape[1:] != tuple(size):
+        raise SeedError(f'{path}: masks of size {masks.shape[1:]} for an image of size '
+                        f'{tuple(size)}')
+    return records, masks

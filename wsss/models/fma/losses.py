@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..registry import MODELS
+from ...io.seeds import IGNORE_INDEX
+from ...registry import MODELS
 
-IGNORE_INDEX = 255
 
 
 @MODELS.register_module()

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder
+from ..clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder
 
 # A dozen of CLIP's ImageNet templates, and CLIP-ES's choice.
 DEFAULT_TEMPLATES: Tuple[str, ...] = (

@@ -1,25 +1,23 @@
-"""Stage-one models: frozen CLIP -> softmax-GradCAM -> CAA -> seeds; CLIP-ES (training-free)
-and FMA-WSSS (learned prompts)."""
+"""CLIP-ES (docs/clip_es.md): frozen CLIP -> softmax-GradCAM -> CAA -> CAMs at the image's size
+-> seeds by the configured seeder; training-free. FMA-WSSS builds on it (wsss.models.fma)."""
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
-import open_clip
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
-from torch import nn
 
-from ..datasets.class_names import DATASET_CLASSES, default_background_words
-from ..datasets.transforms import IMAGE_ERRORS, mark_failed
-from ..registry import MODELS, SEEDERS
-from ..utils.memory import is_out_of_memory, out_of_memory_reason
+from ...datasets.class_names import DATASET_CLASSES, default_background_words
+from ...datasets.transforms import IMAGE_ERRORS, mark_failed
+from ...registry import MODELS
+from ...utils.benchmark import stage
+from ...utils.memory import is_out_of_memory, out_of_memory_reason
+from ..clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder
+from ..clip.frozen import FrozenCLIP
+from ..seeders.base import build_seeder
 from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
                   softmax_gradcam)
-from .clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip, build_tokenizer
-from .losses import crop_labels
-from .prompts import PromptLearner
 
 
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -36,7 +34,7 @@ def same_size_groups(images: Sequence[torch.Tensor], max_size: int) -> List[List
 
 
 @MODELS.register_module()
-class CLIPCAMModel(BaseModel):
+class CLIPCAMModel(FrozenCLIP, BaseModel):
     """CAMs and seeds from a frozen CLIP; each image at its own size.
 
     Predict mode takes the images of a batch as a list of (3, H, W) uint8 BGR tensors whose sides
@@ -67,7 +65,7 @@ class CLIPCAMModel(BaseModel):
         box_threshold: CAA box threshold (0.4 VOC, 0.7 COCO).
         seeder: a SEEDERS config; default argmax with background power 1.
         released: compute what the authors' released code computes (the reproduction configs):
-            its CAA box rule (:func:`wsss.models.cam.box_mask`), its prompt-name lists with their
+            its CAA box rule (:func:`wsss.models.clip_es.cam.box_mask`), its prompt-name lists with their
             typos (``dataset`` given), its GradCAM target and normalisation
             (:attr:`RELEASED_GRADCAM`),
             and, for seeders with a ``released`` setting left at None
@@ -93,7 +91,7 @@ class CLIPCAMModel(BaseModel):
         cam_norm_passes: min-max normalisations of the GradCAM (``norm_passes`` of
             :func:`softmax_gradcam`); None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 1.
         gradcam_target: the scores GradCAM differentiates, 'softmax' (exact) or
-            'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.cam.class_scores`);
+            'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.clip_es.cam.class_scores`);
             None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 'softmax'.
         encoder_dtype: None (fp32, the default), 'fp16' or 'bf16': the frozen ViT's weights cast
             once, its inputs with them (the GradCAMs, CAMs and CAA in fp32); on a GPU cheaper
@@ -149,29 +147,17 @@ class CLIPCAMModel(BaseModel):
         self.class_names = tuple(class_names)
         self.background_words = tuple(background_words)
         self.template = template
-        self.clip = build_clip(**clip)
+        self.build_frozen_clip(clip)
         self.encoder = CLIPDenseEncoder(self.clip.visual, num_attn_layers, fp16_pos_embed)
         # the frozen ViT cast once: autocast would cast its weights again at every forward
         self.encoder_dtype = AUTOCAST_DTYPES.get(encoder_dtype, torch.float32)
         self.encoder.to(self.encoder_dtype)
-        self.text = TextEncoder(self.clip, build_tokenizer(clip.get('name', 'ViT-B-16'),
-                                                           clip.get('model_cfg')))
         self.caa, self.sinkhorn_iters = caa, sinkhorn_iters
         self.box_threshold, self.released, self.raw_cam = box_threshold, released, raw_cam
-        self.seeder = SEEDERS.build(seeder or dict(type='ArgmaxSeeder'))
-        if getattr(self.seeder, 'released', False) is None:  # the seeder follows the model
-            self.seeder.released = released
-        self.defer_seeding = defer_seeding
+        self.seeder = build_seeder(seeder, released)
+        # a seeder that holds a network on the model's device runs here, not in the pool
+        self.defer_seeding = defer_seeding and self.seeder.runs_in_pool
         self._text_cache: Optional[tuple] = None  # (key, text features): predict_text_features
-        mean, std = getattr(self.clip.visual, 'image_mean', None), getattr(
-            self.clip.visual, 'image_std', None)
-        self.register_buffer('mean', torch.tensor(mean or open_clip.OPENAI_DATASET_MEAN)
-                             .view(3, 1, 1) * 255, persistent=False)
-        self.register_buffer('std', torch.tensor(std or open_clip.OPENAI_DATASET_STD)
-                             .view(3, 1, 1) * 255, persistent=False)
-        # CLIP is frozen and rebuilt from its own weights: checkpoints keep only what is learned
-        self._register_state_dict_hook(_drop_frozen)
-        self._register_load_state_dict_pre_hook(_restore_frozen, with_module=True)
 
     @property
     def num_classes(self) -> int:
@@ -182,35 +168,32 @@ class CLIPCAMModel(BaseModel):
         """(C + NB, D): the foreground prompts, then the background words (cached)."""
         return self.text.encode_classes(self.class_names + self.background_words, self.template)
 
-    def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        """(3, H, W) or (B, 3, H, W) uint8 BGR -> (1 or B, 3, H, W) CLIP-normalised RGB float."""
-        rgb = image.to(self.mean.device).float().flip(-3)
-        out = (rgb - self.mean) / self.std
-        return out if out.ndim == 4 else out[None]
-
     def image_cams(self, image: torch.Tensor, labels: torch.Tensor,
                    text: torch.Tensor) -> torch.Tensor:
         """(K, h, w) CAMs on the patch grid of the labelled classes of one (3, H, W) image, in
         [0, 1] (raw with ``raw_cam``); ``text``: :meth:`text_features`."""
         return self.batch_cams(image[None], labels[None], text)[0]
 
-    def batch_cams(self, images: torch.Tensor, labels: torch.Tensor,
-                   text: torch.Tensor) -> List[torch.Tensor]:
+    def batch_cams(self, images: torch.Tensor, labels: torch.Tensor, text: torch.Tensor,
+                   gradcam: Callable = softmax_gradcam) -> List[torch.Tensor]:
         """:meth:`image_cams` of B same-size images (B, 3, H, W) with labels (B, C) from one
-        forward and one backward per class slot: B float32 tensors (K_b, h, w)."""
+        forward and one backward per class slot: B float32 tensors (K_b, h, w). ``gradcam``:
+        :func:`~wsss.models.cam.gradcam_per_class_loop` for a backward per (image, class), the
+        released code's order (tools/benchmark/seed_throughput.py's baseline)."""
         with torch.enable_grad(), torch.autocast(
                 self.mean.device.type, dtype=AUTOCAST_DTYPES.get(self.autocast),
                 enabled=self.autocast is not None):
             out = self.encoder(self.normalize(images).to(self.encoder_dtype))
         with torch.enable_grad():
-            cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
-                                   self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
-                                   norm_passes=self.cam_norm_passes,
-                                   target=self.gradcam_target)
+            cams = gradcam(out.ln1, out.image_feature.float(), text, labels,
+                           self.clip.logit_scale.exp(), out.grid, raw=self.raw_cam,
+                           norm_passes=self.cam_norm_passes, target=self.gradcam_target)
         if self.caa:
-            affinity = attention_affinity([a.float() for a in out.attn], self.sinkhorn_iters)
-            cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
-                    if len(c) else c for c, a in zip(cams, affinity)]
+            with stage('caa'):  # timed by tools/benchmark/seed_throughput.py
+                affinity = attention_affinity([a.float() for a in out.attn],
+                                              self.sinkhorn_iters)
+                cams = [caa_refine(c, a, self.box_threshold, self.released, self.raw_cam)
+                        if len(c) else c for c, a in zip(cams, affinity)]
         return [c.detach() for c in cams]
 
     def predict_text_features(self) -> torch.Tensor:
@@ -226,7 +209,7 @@ class CLIPCAMModel(BaseModel):
 
     def predict(self, inputs: List[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
-        if self.raw_cam and not getattr(self.seeder, 'takes_raw_cams', False):
+        if self.raw_cam and not self.seeder.takes_raw_cams:
             raise ValueError(f'raw_cam=True hands raw GradCAMs to the seeder, which '
                              f'{type(self.seeder).__name__} cannot score: use SAMSSeeder or set '
                              'model.raw_cam=False')
@@ -258,20 +241,17 @@ class CLIPCAMModel(BaseModel):
             except IMAGE_ERRORS as e:  # the seeder could not read its SAM masks
                 mark_failed(sample, e)
 
-    def sample_labels(self, sample: SegDataSample) -> torch.Tensor:
-        """(C,) multi-hot image-level labels of a data sample, on the model's device."""
-        return torch.as_tensor(np.asarray(sample.metainfo['img_labels']), device=self.mean.device)
-
     def set_seed(self, sample: SegDataSample, cams: torch.Tensor,
                  class_ids: List[int]) -> None:
         """Resize an image's (K, h, w) CAMs of ``class_ids`` to its original size and store them
         in ``sample`` with the seed and its confidence (or, with ``defer_seeding``, with the
         seeder)."""
-        cams = resize_cams(cams, sample.metainfo['ori_shape'])
-        if not self.raw_cam:
-            cams.clamp_(0, 1)
+        with stage('resize'):
+            cams = resize_cams(cams, sample.metainfo['ori_shape'])
+            if not self.raw_cam:
+                cams.clamp_(0, 1)
         # raw CAMs stay float32 in the sample and in CAM files: float16 would flush a weak
-        # class's raw values (down to ~1e-9) to 0 (wsss.evaluation.save_cams)
+        # class's raw values (down to ~1e-9) to 0 (wsss.io.cams.save_cams)
         sample.set_metainfo(dict(cam_class_ids=class_ids, raw_cams=self.raw_cam))
         if self.defer_seeding:
             sample.cams = PixelData(data=cams.cpu())
@@ -292,118 +272,3 @@ class CLIPCAMModel(BaseModel):
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         raise ValueError(f'{type(self).__name__} is training-free: generate seeds with '
                          'tools/generate_seeds.py')
-
-
-FROZEN_PREFIXES = ('clip.', 'encoder.')
-
-# Where FMA-WSSS's released code departs from the clean path, per (dataset, stage):
-# raw_cam: CAA on the raw GradCAM, which goes raw to SAMS (the VOC segmentation stage and both
-# COCO stages; the VOC classification stage refines the normalised CAM); crop_labels: in
-# segmentation-prompt training, a crop's labels are the classes of its cropped coarse seed (VOC)
-# rather than the whole image's labels (COCO).
-FMA_RELEASED = {
-    ('voc12', 'cls'): dict(raw_cam=False),
-    ('voc12', 'seg'): dict(raw_cam=True, crop_labels=True),
-    ('coco14', 'cls'): dict(raw_cam=True),
-    ('coco14', 'seg'): dict(raw_cam=True, crop_labels=False),
-}
-
-
-def _drop_frozen(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
-    for key in [k for k in state_dict if k[len(prefix):].startswith(FROZEN_PREFIXES)]:
-        del state_dict[key]
-
-
-def _restore_frozen(module: 'CLIPCAMModel', state_dict: dict, prefix: str, *args) -> None:
-    """Checkpoints lack the frozen CLIP (see ``_drop_frozen``): take the module's own."""
-    for name in FROZEN_PREFIXES:
-        part = getattr(module, name.rstrip('.'))
-        for key, value in part.state_dict(prefix=prefix + name).items():
-            state_dict.setdefault(key, value)
-
-
-@MODELS.register_module()
-class FMAPromptModel(CLIPCAMModel):
-    """FMA-WSSS's stage one: CLIP-ES's CAMs with learned CoOp prompts (docs/fma_wsss.md).
-
-    ``loss`` mode trains the prompt contexts only (CLIP stays frozen), on fixed-size training
-    crops given as a list of (3, H, W) uint8 BGR tensors:
-
-    - ``stage='cls'``: the multi-label contrastive loss between the images' features (mean of
-      the projected patch tokens) and the foreground prompts, with the image-level labels;
-    - ``stage='seg'``: the CAM activation loss between the raw softmax-GradCAM of each crop's
-      classes (no ReLU, no normalisation, weights through the gradient with ``create_graph``,
-      i.e. double backprop into the contexts) and the crop's coarse seed (``gt_sem_seg``, from
-      PseudoLabelDataset); the crop's labels are the classes present in its seed
-      (``crop_labels``), or the whole image's labels.
-
-    ``predict`` mode is CLIPCAMModel's with the learned prompts in place of the template.
-
-    Args:
-        stage: 'cls' or 'seg'.
-        prompts: PromptLearner settings (n_ctx, ctx_std, shared_context, class_token_position);
-            with ``dataset`` set, FMA's settings for (dataset, stage) are the defaults.
-        loss: the loss config; default the stage's loss.
-        raw_cam, crop_labels: None takes the released code's choice for (dataset, stage) from
-            :data:`FMA_RELEASED` when ``released`` (and a dataset) is set, else the clean one
-            (normalised CAMs; the crop's labels).
-        other arguments: CLIPCAMModel's.
-    """
-
-    # FMA-WSSS's own GradCAM normalises once (its min_max_norm) and differentiates alchemy_cat's
-    # MaskedSoftmax(epsilon=1e-5) (wsss.models.cam.released_masked_softmax), in seeding and in
-    # segmentation-prompt training alike (README, Fidelity)
-    RELEASED_GRADCAM = dict(norm_passes=1, target='masked_softmax')
-
-    def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,
-                 raw_cam: Optional[bool] = None, crop_labels: Optional[bool] = None,
-                 **kwargs) -> None:
-        if stage not in ('cls', 'seg'):
-            raise ValueError(f"stage must be 'cls' or 'seg', got {stage!r}")
-        released = FMA_RELEASED.get((kwargs.get('dataset'), stage), {}) if kwargs.get(
-            'released', True) else {}
-        super().__init__(raw_cam=released.get('raw_cam', False) if raw_cam is None else raw_cam,
-                         **kwargs)
-        self.stage = stage
-        self.crop_labels = released.get('crop_labels', True) if crop_labels is None else \
-            crop_labels
-        if kwargs.get('dataset'):
-            self.prompts = PromptLearner.from_dataset(
-                self.clip, self.text.tokenizer, kwargs['dataset'], stage,
-                released=self.released, **(prompts or {}))
-        else:
-            self.prompts = PromptLearner(self.clip, self.text.tokenizer, self.class_names,
-                                         self.background_words, **(prompts or {}))
-        default = 'MultiLabelContrastiveLoss' if stage == 'cls' else 'CAMActivationLoss'
-        self.loss_module = MODELS.build(loss or dict(type=default))
-
-    def text_features(self) -> torch.Tensor:
-        return self.prompts()
-
-    def loss(self, inputs: List[torch.Tensor],
-             data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
-        images = self.normalize(torch.stack(inputs))
-        text = self.prompts()
-        scale = self.clip.logit_scale.exp()
-        num_fg = len(self.class_names)
-        if self.stage == 'cls':
-            with torch.no_grad():
-                features = self.encoder(images).image_feature
-            labels = torch.stack([self.sample_labels(s) for s in data_samples])
-            loss = self.loss_module(features, text[:num_fg], labels, scale)
-        else:
-            seeds = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).to(images.device)
-            if self.crop_labels:
-                labels = torch.stack([crop_labels(seed, num_fg) for seed in seeds])
-            else:
-                labels = torch.stack([self.sample_labels(s) for s in data_samples])
-            out = self.encoder(images)
-            cams = softmax_gradcam(out.ln1, out.image_feature, text, labels, scale, out.grid,
-                                   raw=True, create_graph=True, target=self.gradcam_target)
-            class_ids = [(row.nonzero()[:, 0] + 1).tolist() for row in labels]
-            loss = self.loss_module(cams, class_ids, seeds.long())
-        if not loss.requires_grad:
-            # a batch whose crops hold no labelled class gives a constant: tie it to the prompts
-            # so that backward (and DDP's gradient sync) still runs
-            loss = loss + 0 * text.sum()
-        return {self.loss_module.loss_name: loss}

@@ -5,7 +5,7 @@ import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import nn
 
-from ..registry import MODELS
+from ...registry import MODELS
 
 
 @MODELS.register_module()

@@ -19,12 +19,9 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 
-from ...datasets.samplers import PendingSampler
-from ...datasets.seeds import seed_path
-from ...io import DamagedFileError, atomic_write, remake_hint
-from ...registry import DATA_SAMPLERS
+from .atomic import atomic_write
+from .verify import DamagedFileError, remake_hint
 
 STORE_FOLDER = 'mask_store'
 
@@ -88,16 +85,3 @@ def load_split(folder: str, keys: Sequence[str], names: Optional[Sequence[str]] 
     out['offsets'] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out['names'] = np.array(names)
     return out
-
-
-@DATA_SAMPLERS.register_module()
-class PendingMaskStoreSampler(PendingSampler):
-    """:class:`PendingSampler` of a TUSS stage: an image is finished when its seed and its store
-    shard exist; the temp files a killed run left in either folder are removed first."""
-
-    def __init__(self, dataset: BaseDataset, seed_dir: str, cam_dir: Optional[str] = None,
-                 seed: Optional[int] = None) -> None:
-        if cam_dir:
-            raise ValueError('TUSS stages write no CAMs: drop --save-cams')
-        super().__init__(dataset, [seed_path(seed_dir, '{img_name}'),
-                                   shard_path(store_dir(seed_dir), '{img_name}')], seed)

@@ -9,17 +9,21 @@ grid, (H, W) the image.
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmcv
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from ..registry import MODELS
-from .cam import normalize_cam, resize_cams
-from .clip.attention import CLIPAttentionEncoder
-from .prompts import VILD_TEMPLATES
-from .stage_one import CLIPCAMModel
+from mmengine.model import BaseModel
+
+from ...datasets.class_names import DATASET_CLASSES
+from ...registry import MODELS, SEEDERS
+from ...utils.memory import is_out_of_memory, out_of_memory_reason
+from ..clip.attention import CLIPAttentionEncoder
+from ..clip.frozen import FrozenCLIP
+from ..clip.text import VILD_TEMPLATES
+from ..clip_es.cam import normalize_cam, resize_cams
+from ..seeders.base import ClickSeeder
 
 
 def relevancy_rollout(attn: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -118,77 +122,8 @@ def tta_relevancy(image: torch.Tensor, relevancy: Callable[[torch.Tensor], torch
     return total / (len(scales) * len(flips))
 
 
-def relevancy_clicks(relevancy: torch.Tensor, num_clicks: int = 3,
-                     factor: float = 0.5) -> torch.Tensor:
-    """Click points (x, y) in image pixel coordinates from the peaks of each map
-    (docs/relevancy.md §5).
-
-    Each map is resized by ``factor`` (bilinear, align_corners=False, the scale factor kept for
-    the coordinates; for 0.5 the mean of each 2×2 block); its peaks are the cells equal to the
-    3×3 max-pool and above the map's minimum (a flat floor is no peak); the ``num_clicks``
-    highest, ties in raster order, are the clicks, filled up with the highest other cells when
-    there are fewer peaks (a constant map: the first cells in raster order). Cell (r, c) maps
-    back to x = (c + 0.5) / factor - 0.5, y = (r + 0.5) / factor - 0.5 (pixel centres at
-    integers).
-
-    Args:
-        relevancy: (K, H, W) maps.
-
-    Returns:
-        (K, n, 2) float32 (x, y), n = min(num_clicks, cells of the resized map).
-    """
-    h, w = (int(side * factor) for side in relevancy.shape[-2:])
-    if h * w == 0:
-        raise ValueError(f'a {tuple(relevancy.shape[-2:])} map has no cell at resize factor '
-                         f'{factor}')
-    if len(relevancy) == 0:
-        return relevancy.new_zeros(0, min(num_clicks, h * w), 2, dtype=torch.float32)
-    small = F.interpolate(relevancy[:, None].float(), scale_factor=factor, mode='bilinear',
-                          align_corners=False)[:, 0]  # (K, h, w)
-    flat = small.flatten(1)
-    peaks = (small == F.max_pool2d(small[:, None], 3, stride=1, padding=1)[:, 0]).flatten(1)
-    peaks &= flat > flat.min(dim=1, keepdim=True).values
-    order = flat.argsort(dim=1, descending=True, stable=True)  # by value, ties in raster order
-    order = order.gather(1, (~peaks.gather(1, order)).int().argsort(dim=1, stable=True))
-    cells = order[:, :num_clicks]
-    rows, cols = torch.div(cells, w, rounding_mode='floor'), cells % w
-    return torch.stack([(cols + 0.5) / factor - 0.5, (rows + 0.5) / factor - 0.5], dim=-1)
-
-
-def relevancy_seed(relevancy: torch.Tensor, masks: torch.Tensor,
-                   class_ids: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """Seed from the classes' segmenter masks (docs/relevancy.md §7): a pixel covered by class
-    masks gets the class whose relevancy is highest there among them; a pixel in no mask is
-    background (0).
-
-    Confidence: the winning class's relevancy; at background pixels 1 - the highest relevancy.
-
-    Args:
-        relevancy: (K, H, W) maps in [0, 1].
-        masks: (K, H, W) bool, class k's mask.
-        class_ids: the class id (1..C) of each row.
-
-    Returns:
-        uint8 seed (H, W) and float32 confidence (H, W).
-    """
-    relevancy = torch.as_tensor(relevancy).float().cpu()
-    masks = torch.as_tensor(masks, dtype=torch.bool).cpu()
-    if len(relevancy) != len(class_ids) or masks.shape != relevancy.shape:
-        raise ValueError(f'{len(class_ids)} class ids, relevancy {tuple(relevancy.shape)} and '
-                         f'masks {tuple(masks.shape)} do not match')
-    if len(relevancy) == 0:
-        size = relevancy.shape[-2:]
-        return np.zeros(size, np.uint8), np.ones(size, np.float32)
-    best, index = relevancy.masked_fill(~masks, float('-inf')).max(dim=0)
-    covered = masks.any(dim=0)
-    ids = torch.tensor(list(class_ids), dtype=torch.uint8)
-    seed = torch.where(covered, ids[index], torch.zeros((), dtype=torch.uint8))
-    confidence = torch.where(covered, best, 1 - relevancy.max(dim=0).values)
-    return seed.numpy(), confidence.numpy()
-
-
 @MODELS.register_module()
-class CLIPRelevancyModel(CLIPCAMModel):
+class CLIPRelevancyModel(FrozenCLIP, BaseModel):
     """Relevancy seeds: CLIP relevancy maps of each image's labelled classes, averaged over
     test-time augmentations, turned into seeds by a click seeder (``RelevancySeeder``: 3 clicks
     per class, SAM masks, overlaps by relevancy).
@@ -223,11 +158,15 @@ class CLIPRelevancyModel(CLIPCAMModel):
                  templates: Sequence[str] = VILD_TEMPLATES, start_block: int = -1,
                  scales: Sequence[int] = (224, 336), flips: Sequence[bool] = (False, True),
                  data_preprocessor: Optional[Dict] = None) -> None:
-        super().__init__(clip=clip, dataset=dataset, class_names=class_names,
-                         background_words=(), template=tuple(templates), num_attn_layers=0,
-                         caa=False, seeder=seeder, released=False,  # no released code to match:
-                         data_preprocessor=data_preprocessor)      # the clean prompt names
-        if not hasattr(self.seeder, 'clicks'):
+        super().__init__(data_preprocessor=data_preprocessor)
+        if dataset is not None:  # no released code to match: the clean prompt names
+            class_names = class_names or DATASET_CLASSES[dataset]['prompt_names']
+        if not class_names:
+            raise ValueError('CLIPRelevancyModel needs class_names (or dataset=voc12|coco14)')
+        self.class_names, self.templates = tuple(class_names), tuple(templates)
+        self.build_frozen_clip(clip)
+        self.seeder = SEEDERS.build(seeder)
+        if not isinstance(self.seeder, ClickSeeder):
             raise ValueError(f'CLIPRelevancyModel needs a click seeder (RelevancySeeder), got '
                              f'{type(self.seeder).__name__}: set model.seeder.type')
         patch = self.clip.visual.patch_size
@@ -237,6 +176,15 @@ class CLIPRelevancyModel(CLIPCAMModel):
                                  'set model.scales')
         self.encoder = CLIPAttentionEncoder(self.clip.visual, start_block)
         self.scales, self.flips = tuple(scales), tuple(flips)
+
+    @property
+    def num_classes(self) -> int:
+        """Classes with background, as the datasets count them."""
+        return len(self.class_names) + 1
+
+    def text_features(self) -> torch.Tensor:
+        """(C, D): the template-averaged embedding of each class."""
+        return self.text.encode_classes(self.class_names, self.templates)
 
     def view_relevancy(self, views: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """(B, K, h, w) relevancy of the K classes ``text`` (K, D) in each (3, s, s) uint8 BGR
@@ -265,14 +213,33 @@ class CLIPRelevancyModel(CLIPCAMModel):
         for image, sample in zip(inputs, data_samples):
             if 'load_error' in sample.metainfo:  # an image the loader could not decode
                 continue
-            labels = self.sample_labels(sample)
-            class_ids = (labels.nonzero()[:, 0] + 1).tolist()
-            maps = self.image_cams(image, labels, text)
-            maps = resize_cams(maps, sample.metainfo['ori_shape']).clamp_(0, 1)
-            clicks = self.seeder.clicks(maps)
-            seed, confidence = self.seeder(maps, class_ids, sample.metainfo, clicks=clicks)
-            sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
-            sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
-            sample.cams = PixelData(data=maps.half().cpu())
-            sample.set_metainfo(dict(cam_class_ids=class_ids, clicks=clicks.cpu().numpy()))
+            try:
+                self.seed_one(image, sample, text)
+            except Exception as e:  # noqa: BLE001  out of memory: the image fails, not the job
+                if not is_out_of_memory(e):
+                    raise
+                sample.set_metainfo(dict(load_error=out_of_memory_reason(
+                    sample.metainfo.get('img_path', '?'), image.shape[-2:],
+                    'the image\'s size (this pipeline keeps it: resize the image beforehand)')))
         return data_samples
+
+    def seed_one(self, image: torch.Tensor, sample: SegDataSample, text: torch.Tensor) -> None:
+        """Relevancy maps, clicks, seed and confidence of one image, stored in its sample."""
+        labels = self.sample_labels(sample)
+        class_ids = (labels.nonzero()[:, 0] + 1).tolist()
+        maps = self.image_cams(image, labels, text)
+        maps = resize_cams(maps, sample.metainfo['ori_shape']).clamp_(0, 1)
+        clicks = self.seeder.clicks(maps)
+        seed, confidence = self.seeder(maps, class_ids, sample.metainfo, clicks=clicks)
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(seed)[None])
+        sample.seed_confidence = PixelData(data=torch.from_numpy(confidence)[None])
+        sample.cams = PixelData(data=maps.half().cpu())
+        sample.set_metainfo(dict(cam_class_ids=class_ids, clicks=clicks.cpu().numpy()))
+
+    def forward(self, inputs, data_samples=None, mode: str = 'predict'):
+        if mode in ('predict', 'tensor'):
+            return self.predict(inputs, data_samples)
+        if mode == 'loss':
+            raise ValueError(f'{type(self).__name__} is training-free: generate seeds with '
+                             'tools/generate_seeds.py')
+        raise ValueError(f'unknown mode {mode!r}')

@@ -142,9 +142,12 @@ def gradcam_per_class_loop(ln1: torch.Tensor, image_feature: torch.Tensor,
                            text_feats: torch.Tensor, labels: torch.Tensor,
                            logit_scale: torch.Tensor, grid: Tuple[int, int],
                            raw: bool = False, norm_passes: int = 1,
-                           target: str = 'softmax') -> List[torch.Tensor]:
+                           target: str = 'softmax',
+                           classes: Optional[Sequence[int]] = None) -> List[torch.Tensor]:
     """:func:`softmax_gradcam` with one backward per (image, class): the plain baseline, for
-    benchmarks and equality tests. Same arguments and result."""
+    benchmarks and equality tests. Same arguments and result; ``classes`` (0-based foreground
+    indices) keeps only the labelled classes among them, each still scored by the softmax over
+    all the labelled ones (tools/benchmark/cam_seeds.py: a forward per class); None: all."""
     _check(ln1, labels, text_feats)
     labels = labels.bool()
     probs = class_scores(image_feature, text_feats, labels, logit_scale, target)
@@ -152,6 +155,8 @@ def gradcam_per_class_loop(ln1: torch.Tensor, image_feature: torch.Tensor,
     for b, row in enumerate(labels):
         cams = []
         for c in row.nonzero()[:, 0].tolist():
+            if classes is not None and c not in classes:
+                continue
             grad, = torch.autograd.grad(probs[b, c], ln1, retain_graph=True)
             cams.append(ln1[b].detach() @ grad[b].mean(dim=0))
         out.append(_finish(torch.stack(cams), grid, raw, norm_passes) if cams
