@@ -14,10 +14,10 @@ from pycocotools import mask as mask_utils
 
 from wsss.apis import init_stage_one, seed_image
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
 from wsss.datasets.class_names import VOC12_CLASSES
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.io.sam_masks import save_masks
+from wsss.io.seeds import read_label_map
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
 TINY_SAMS = 'configs/fma_wsss/fma-coarse-seeds_vit-tiny_minivoc.py'

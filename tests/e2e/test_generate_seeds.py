@@ -13,9 +13,9 @@ import pytest
 from conftest import ROOT, run_tool
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.io.cams import load_cams
+from wsss.io.seeds import read_label_map
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
 

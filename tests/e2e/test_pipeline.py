@@ -17,8 +17,8 @@ from conftest import ROOT
 from mmengine.config import Config
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.io.seeds import read_label_map
 
 PIPELINE = osp.join(ROOT, 'configs/pipelines/fma-wsss_tiny_minivoc.py')
 STEPS = ['sam_masks', 'cls_prompts', 'coarse_seeds', 'coarse_seed_eval', 'seg_prompts',

@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from wsss.datasets.class_names import COCO14_CLASSES, VOC12_CLASSES
-from wsss.io.seeds import IGNORE_INDEX, read_label_map, write_label_map
 from wsss.datasets.synthetic import SYNTHETIC_CLASSES, make_sample, make_synthetic_voc
+from wsss.io.seeds import IGNORE_INDEX, read_label_map, write_label_map
 from wsss.registry import MODELS
 from wsss.utils import resolve_pretrained
 

@@ -16,8 +16,8 @@ from conftest import ROOT
 from mmengine.config import Config
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.io.seeds import read_label_map
 
 PIPELINE = osp.join(ROOT, 'configs/pipelines/tuss_tiny_minivoc.py')
 STEPS = ['sam_masks', 'zero_shot', 'zero_shot_eval', 'lp1', 'lp1_eval', 'probe1', 'probe1_seeds',

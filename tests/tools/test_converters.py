@@ -7,9 +7,9 @@ from scipy.io import savemat
 from test_datasets import PIPELINE, RELEASED_LINES, coco_label_list
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
 from wsss.datasets.base import read_label_list
 from wsss.datasets.coco import category_to_label, compare_labels, load_coco
+from wsss.io.seeds import read_label_map
 from wsss.registry import DATASETS
 
 

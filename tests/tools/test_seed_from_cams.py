@@ -16,12 +16,12 @@ from mmengine.config import Config
 from pycocotools import mask as mask_utils
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import SeedError, read_label_map, write_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.evaluation import SeedWriter
 from wsss.evaluation.cam_seeding import read_image_cams, seed_cam_dir, warn_rounded_cams
 from wsss.io.cams import load_cams, save_cams
 from wsss.io.sam_masks import save_masks
+from wsss.io.seeds import SeedError, read_label_map, write_label_map
 from wsss.models.seeders.base import model_seeder
 from wsss.registry import MODELS, SEEDERS
 

@@ -13,8 +13,8 @@ from PIL import Image
 from wsss.analysis.compare import as_csv, as_markdown, as_text, compare_runs
 from wsss.analysis.logs import plot_logs, read_log
 from wsss.analysis.report import build_report
-from wsss.io.seeds import write_label_map
 from wsss.evaluation import SegStats, write_metrics
+from wsss.io.seeds import write_label_map
 
 CLASSES = ('background', 'cat', 'dog')
 SIZES = dict(portrait=(20, 12), landscape=(12, 20), square=(16, 16))  # (h, w)

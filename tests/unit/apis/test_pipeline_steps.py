@@ -6,8 +6,13 @@ import pytest
 from conftest import ROOT
 from mmengine.config import Config
 
-from wsss.apis.pipeline import (PipelineError, check_steps, format_summary, resolve_weights,
-                                tool_command)
+from wsss.apis.pipeline import (
+    PipelineError,
+    check_steps,
+    format_summary,
+    resolve_weights,
+    tool_command,
+)
 
 QUICKSTART = osp.join(ROOT, 'configs/pipelines/quickstart_fma-wsss_vit-b16_minivoc.py')
 

@@ -23,9 +23,9 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 from wsss.apis.test_modes import use_crf, use_format_only, use_tta, without_gt
-from wsss.io.seeds import IGNORE_INDEX, read_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.evaluation.prediction_writer import voc_server_dir
+from wsss.io.seeds import IGNORE_INDEX, read_label_map
 from wsss.models.segmentors.dense_crf_tta import DenseCRFTestModel, seg_probabilities
 from wsss.registry import METRICS, MODELS, TRANSFORMS
 

@@ -6,11 +6,16 @@ import pytest
 from conftest import COCO, VOC, coco_expected, voc_masks, write_image
 from PIL import Image
 
-from wsss.datasets import (COCO14Dataset, ImageFolderDataset, ImageLoadError, VOC12Dataset,
-                           coco_semantic_mask)
-from wsss.io.seeds import SeedError, read_label_map, write_label_map
+from wsss.datasets import (
+    COCO14Dataset,
+    ImageFolderDataset,
+    ImageLoadError,
+    VOC12Dataset,
+    coco_semantic_mask,
+)
 from wsss.datasets.coco import category_to_label, load_coco
 from wsss.datasets.synthetic import make_synthetic_voc
+from wsss.io.seeds import SeedError, read_label_map, write_label_map
 from wsss.registry import DATASETS
 
 PIPELINE = [dict(type='LoadImage'), dict(type='LoadLabelMap'), dict(type='PackWSSSInputs')]

@@ -17,10 +17,10 @@ from PIL import Image
 
 from wsss.apis import init_stage_one, load_config, seed_image, set_data_root
 from wsss.datasets import LoadImage, ResizeToMultiple
-from wsss.io.seeds import read_label_map, write_label_map
 from wsss.datasets.class_names import DEFAULT_BACKGROUND_WORDS
 from wsss.datasets.samplers import PendingSeedSampler
 from wsss.io.images import image_size
+from wsss.io.seeds import read_label_map, write_label_map
 from wsss.registry import DATASETS, MODELS
 
 CUSTOM = osp.join(ROOT, 'configs/custom/clip-es_vit-b16_custom.py')
@@ -137,6 +137,7 @@ def test_sam_masks_of_a_large_image_are_made_at_the_bound_and_stored_at_its_size
 
 def test_rescaled_sam_record_by_hand():
     from pycocotools import mask as mask_utils
+
     from wsss.models.sam.model import rescale_record
     small = np.zeros((4, 5), np.uint8)
     small[1:3, 2:4] = 1

@@ -7,11 +7,11 @@ import torch
 from conftest import VOC, voc_masks
 from pycocotools import mask as mask_utils
 
-from wsss.io.seeds import SeedError, read_label_map, write_label_map
 from wsss.evaluation import SegStats, best_power, evaluate_seed_dir, format_table, search_bg_power
-from wsss.io.cams import load_cams, save_cams
 from wsss.evaluation.seed_writer import write_image
+from wsss.io.cams import load_cams, save_cams
 from wsss.io.sam_masks import decode_masks, load_masks, save_masks
+from wsss.io.seeds import SeedError, read_label_map, write_label_map
 from wsss.models.seeders.sams import SAMSSeeder, sams_seed
 
 X = 255

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmseg.evaluation import IoUMetric
 
-from wsss.io.seeds import read_label_map
 from wsss.evaluation import SegMetric, SegStats, read_metrics, read_per_image, write_metrics
+from wsss.io.seeds import read_label_map
 
 CLASSES = ('background', 'cat', 'dog')
 X = 255

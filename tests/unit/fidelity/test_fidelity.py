@@ -18,16 +18,27 @@ from pycocotools import mask as mask_utils
 from test_crf import needs_crf
 
 from wsss.apis.pipeline import PipelineError, check_steps, tool_command
-from wsss.io.seeds import write_label_map
-from wsss.datasets.class_names import (COCO14_PROMPT_NAMES, RELEASED_COCO14_PROMPT_NAMES,
-                                       RELEASED_VOC12_PROMPT_NAMES, VOC12_PROMPT_NAMES)
+from wsss.datasets.class_names import (
+    COCO14_PROMPT_NAMES,
+    RELEASED_COCO14_PROMPT_NAMES,
+    RELEASED_VOC12_PROMPT_NAMES,
+    VOC12_PROMPT_NAMES,
+)
 from wsss.evaluation import search_bg_power
 from wsss.io.cams import save_cams
-from wsss.models import crf as crf_module
-from wsss.models.clip_es.cam import (attention_affinity, box_mask, caa_refine, cams_to_seed,
-                                     normalize_cam, released_masked_softmax, resize_cams,
-                                     softmax_gradcam)
 from wsss.io.sam_masks import save_masks
+from wsss.io.seeds import write_label_map
+from wsss.models import crf as crf_module
+from wsss.models.clip_es.cam import (
+    attention_affinity,
+    box_mask,
+    caa_refine,
+    cams_to_seed,
+    normalize_cam,
+    released_masked_softmax,
+    resize_cams,
+    softmax_gradcam,
+)
 from wsss.models.seeders import sams_seed
 from wsss.registry import DATASETS, MODELS, TRANSFORMS
 

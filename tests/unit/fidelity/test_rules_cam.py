@@ -14,10 +14,16 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from reference_math import resize, softmax
 
-from wsss.models.clip_es.cam import (attention_affinity, caa_refine, cams_to_seed, class_scores,
-                                     refine_with_affinity, resize_cams)
-from wsss.models.seeders import sams_seed
+from wsss.models.clip_es.cam import (
+    attention_affinity,
+    caa_refine,
+    cams_to_seed,
+    class_scores,
+    refine_with_affinity,
+    resize_cams,
+)
 from wsss.models.clip_es.model import CLIPCAMModel
+from wsss.models.seeders import sams_seed
 
 
 def test_sinkhorn_divides_by_column_sums_then_row_sums():

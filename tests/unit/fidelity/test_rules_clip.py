@@ -12,9 +12,15 @@ from mmengine.config import Config
 from reference_math import mask_bias as ref_mask_bias
 from reference_math import nearest, resize
 
-from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip,
-                              dba_dense_features, interpolate_pos_embed, window_boxes,
-                              window_counts)
+from wsss.models.clip import (
+    CLIPDenseEncoder,
+    DBAFeatureExtractor,
+    build_clip,
+    dba_dense_features,
+    interpolate_pos_embed,
+    window_boxes,
+    window_counts,
+)
 from wsss.models.clip.attention import CLIPAttentionEncoder
 
 TINY = dict(embed_dim=32, quick_gelu=True,

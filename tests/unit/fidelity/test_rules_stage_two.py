@@ -15,8 +15,8 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 from reference_math import softmax
 
-from wsss.models.segmentors import dense_crf_tta as test_time
 from wsss.models.crf import dense_crf
+from wsss.models.segmentors import dense_crf_tta as test_time
 from wsss.models.segmentors.dense_crf_tta import DenseCRFTestModel, seg_probabilities
 
 

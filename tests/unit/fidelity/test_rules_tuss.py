@@ -14,9 +14,9 @@ from PIL import Image
 from reference_math import seed_on_logits as ref_seed_on_logits
 from reference_math import softmax
 
-from wsss.models.clip.text import VILD_TEMPLATES
 from wsss.datasets.mask_embeddings import MaskEmbeddingDataset
 from wsss.io.mask_store import save_shard, shard_path, store_dir
+from wsss.models.clip.text import VILD_TEMPLATES
 from wsss.models.tuss import MaskSeeds, TUSSLinearProbe, balance, seed_on_logits
 from wsss.registry import MODELS
 

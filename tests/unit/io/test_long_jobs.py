@@ -24,14 +24,14 @@ from wsss.apis import run_main
 from wsss.apis.pipeline import PipelineError, run_pipeline, write_record
 from wsss.datasets import VOC12Dataset
 from wsss.datasets.samplers import PendingSampler
-from wsss.io.seeds import write_confidence, write_label_map
 from wsss.datasets.synthetic import make_synthetic_voc
 from wsss.evaluation import write_failed_list
-from wsss.io.cams import load_cams, save_cams
 from wsss.io import DiskFullError, incomplete
+from wsss.io.cams import load_cams, save_cams
+from wsss.io.mask_store import save_shard
 from wsss.io.progress import JobProgress
 from wsss.io.sam_masks import save_masks
-from wsss.io.mask_store import save_shard
+from wsss.io.seeds import write_confidence, write_label_map
 from wsss.utils.cache import cached_json
 from wsss.utils.checkpoint import CheckpointError, load_local_checkpoint
 
@@ -334,6 +334,7 @@ def test_sams_seeds_list_an_image_whose_sam_masks_are_damaged(voc, tmp_path, def
     """FMA-WSSS's SAMS seeder, in the model or in the writer's workers: a cut SAM-mask file
     fails its image (listed with the file and the command remaking it), not the job."""
     from test_seed_jobs import PIPELINE
+
     from wsss.evaluation import SeedWriter
     from wsss.registry import MODELS
     dataset = VOC12Dataset(data_root=voc, split='train', pipeline=PIPELINE)

@@ -4,10 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from wsss.models.clip_es.cam import (attention_affinity, box_mask, caa_refine, cams_to_seed,
-                                     class_scores, gradcam_per_class_loop, normalize_cam,
-                                     refine_with_affinity, resize_cams, softmax_gradcam)
 from wsss.models.clip import CLIPDenseEncoder, build_clip
+from wsss.models.clip_es.cam import (
+    attention_affinity,
+    box_mask,
+    caa_refine,
+    cams_to_seed,
+    class_scores,
+    gradcam_per_class_loop,
+    normalize_cam,
+    refine_with_affinity,
+    resize_cams,
+    softmax_gradcam,
+)
 
 TINY = dict(
     embed_dim=32, quick_gelu=True,

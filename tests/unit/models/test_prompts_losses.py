@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsss.models.clip_es.cam import softmax_gradcam
 from wsss.models.clip import CLIPDenseEncoder, build_clip, build_tokenizer
+from wsss.models.clip_es.cam import softmax_gradcam
 from wsss.models.fma.losses import CAMActivationLoss, MultiLabelContrastiveLoss, crop_labels
 from wsss.models.fma.prompts import PromptLearner
 from wsss.registry import MODELS

@@ -8,8 +8,16 @@ import time
 import pytest
 import torch
 
-from wsss.utils.benchmark import (ChildFailed, PeakMemory, ProcessTreePeak, Stopwatch,
-                                  preload_for_children, run_in_child, stage, timed)
+from wsss.utils.benchmark import (
+    ChildFailed,
+    PeakMemory,
+    ProcessTreePeak,
+    Stopwatch,
+    preload_for_children,
+    run_in_child,
+    stage,
+    timed,
+)
 
 MIB = 2 ** 20
 preload_for_children(['wsss.utils.benchmark'])  # the children start with torch imported

@@ -13,8 +13,14 @@ from conftest import ROOT, closed_port_url
 from mmengine.config import Config
 
 from wsss.registry import MODELS
-from wsss.utils.weights import (download_cache_dir, find_weights, openmmlab_url, pretrained_refs,
-                                resolve_pretrained, url_file_name)
+from wsss.utils.weights import (
+    download_cache_dir,
+    find_weights,
+    openmmlab_url,
+    pretrained_refs,
+    resolve_pretrained,
+    url_file_name,
+)
 
 DLV3_R101 = 'configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-20k_voc12-train-aug-seeds-512x512.py'
 SEGFORMER_B2 = 'configs/segformer/segformer_mit-b2_8xb2-40k_voc12-train-aug-seeds-512x512.py'

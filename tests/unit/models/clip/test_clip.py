@@ -5,9 +5,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from wsss.models.clip import (CLIP_ES_TEMPLATE, CLIPDenseEncoder, TextEncoder, build_clip,
-                              build_tokenizer, encode_prompt_embeddings, format_prompts,
-                              interpolate_pos_embed)
+from wsss.models.clip import (
+    CLIP_ES_TEMPLATE,
+    CLIPDenseEncoder,
+    TextEncoder,
+    build_clip,
+    build_tokenizer,
+    encode_prompt_embeddings,
+    format_prompts,
+    interpolate_pos_embed,
+)
 
 # Widths are multiples of 64 because open_clip's OpenAI loader infers heads = width // 64.
 TINY = dict(

@@ -19,10 +19,22 @@ from torch import nn
 from torchvision.ops import batched_nms
 
 from wsss.datasets.synthetic import make_sample
-from wsss.io.sam_masks import (SAMMaskError, decode_masks, load_mask_array, load_masks, mask_path,
-                               save_masks)
-from wsss.models.sam import (LevelAwareMaskGenerator, build_sam, finish_masks, level_scores,
-                             rock_sand_water_keep, unpack_dense)
+from wsss.io.sam_masks import (
+    SAMMaskError,
+    decode_masks,
+    load_mask_array,
+    load_masks,
+    mask_path,
+    save_masks,
+)
+from wsss.models.sam import (
+    LevelAwareMaskGenerator,
+    build_sam,
+    finish_masks,
+    level_scores,
+    rock_sand_water_keep,
+    unpack_dense,
+)
 from wsss.models.sam.build import SAM_URLS
 from wsss.registry import MODELS
 

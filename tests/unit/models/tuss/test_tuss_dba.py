@@ -5,10 +5,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip, dba_attention,
-                              dba_block, dba_dense_features, interpolate_pos_embed, mask_bias,
-                              pool_mask_embeddings, tuss_input_size, window_boxes,
-                              window_counts)
+from wsss.models.clip import (
+    CLIPDenseEncoder,
+    DBAFeatureExtractor,
+    build_clip,
+    dba_attention,
+    dba_block,
+    dba_dense_features,
+    interpolate_pos_embed,
+    mask_bias,
+    pool_mask_embeddings,
+    tuss_input_size,
+    window_boxes,
+    window_counts,
+)
 
 TINY = dict(embed_dim=32, quick_gelu=True,
             vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32),

@@ -9,9 +9,17 @@ import torch
 from conftest import ROOT
 
 from wsss.datasets.mask_embeddings import soft_labels
-from wsss.models.tuss import (LabelPropagation, TUSSLinearProbe, area_weighted_loss, balance,
-                              combine, inductive_propagation, knn_search, seed_on_logits)
-from wsss.models.tuss import label_propagation
+from wsss.models.tuss import (
+    LabelPropagation,
+    TUSSLinearProbe,
+    area_weighted_loss,
+    balance,
+    combine,
+    inductive_propagation,
+    knn_search,
+    label_propagation,
+    seed_on_logits,
+)
 from wsss.models.tuss.knn import KNNIndex
 
 T13_X = np.array([[1, 0], [.8, .6], [0, 1], [-.6, .8]])

@@ -14,12 +14,11 @@ from pycocotools import mask as mask_utils
 from reference_math import transductive_combination
 
 from wsss.datasets import VOC12Dataset
-from wsss.io.seeds import read_label_map
-from wsss.io.seeds import find_seed_problems, write_label_map
-from wsss.evaluation import MaskStoreWriter
-from wsss.io.sam_masks import mask_path, save_masks
 from wsss.datasets.samplers import PendingMaskStoreSampler
+from wsss.evaluation import MaskStoreWriter
 from wsss.io.mask_store import load_split, save_shard, shard_path, store_dir
+from wsss.io.sam_masks import mask_path, save_masks
+from wsss.io.seeds import find_seed_problems, read_label_map, write_label_map
 from wsss.models.tuss import TUSSCombinationModel, TUSSLabelPropagationModel, TUSSLinearProbe
 from wsss.models.tuss.stage import kept_classes
 from wsss.registry import MODELS

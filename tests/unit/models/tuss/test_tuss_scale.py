@@ -16,12 +16,17 @@ from test_train import free_port
 from test_tuss_glcc import T13_F, T13_X
 from test_tuss_models import run_stage, tree, zero_shot_model  # noqa: F401 (fixture)
 
-from wsss.io.mask_store import store_dir
-from wsss.models.tuss import (TUSSCombinationModel, TUSSLabelPropagationModel, TUSSLinearProbe,
-                              glcc, knn, lp_graph)
-from wsss.models.tuss.label_propagation import (LabelPropagation, l2_normalize,
-                                                neighbour_graph)
 from wsss.datasets.samplers import GlobalBatchSampler, SemiBalanceSampler
+from wsss.io.mask_store import store_dir
+from wsss.models.tuss import (
+    TUSSCombinationModel,
+    TUSSLabelPropagationModel,
+    TUSSLinearProbe,
+    glcc,
+    knn,
+    lp_graph,
+)
+from wsss.models.tuss.label_propagation import LabelPropagation, l2_normalize, neighbour_graph
 from wsss.models.tuss.lp_graph import GRAPH_FOLDER, _save, computed_once, graph_degrees
 
 
