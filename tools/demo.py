@@ -5,17 +5,17 @@
 
 The image is labelled with --classes (names of the config's dataset: VOC's cat, person,
 tvmonitor, ... or COCO's, or the classes of an image-folder config such as
-configs/custom/clip-es_vit-b16_custom.py) and goes through the config's test pipeline and model, as in
-tools/generate_seeds.py. Written to --out-dir (default work_dirs/demo):
+configs/custom/clip-es_vit-b16_custom.py) and goes through the config's test pipeline and model,
+as in tools/generate_seeds.py. Written to --out-dir (default work_dirs/demo):
 
     <stem>_cams.png    the image and a heatmap of each class's CAM
     <stem>_seed.png    the image and the seed over it
     <stem>_label.png   the seed itself, a VOC-palette PNG (0 background, class ids, 255 ignored)
 
-The default config is CLIP-ES with a dense CRF (needs the CLIP ViT-B/16 weights, downloaded on
-first use, see tools/weights.py, and the crf extra). FMA-WSSS configs take the learned prompts with --checkpoint; their
-SAMS seeders read the image's SAM masks, <model.seeder.mask_dir>/<stem>.json, as made by
-tools/sam_masks.py; masks kept elsewhere: --cfg-options model.seeder.mask_dir=DIR.
+The default config is CLIP-ES with a dense CRF (needs the CLIP ViT-B/16 weights, downloaded on first
+use, see tools/weights.py, and the crf extra). FMA-WSSS configs take the learned prompts with
+--checkpoint; their SAMS seeders read the image's SAM masks, <model.seeder.mask_dir>/<stem>.json, as
+made by tools/sam_masks.py; masks kept elsewhere: --cfg-options model.seeder.mask_dir=DIR.
 """
 import argparse
 import os

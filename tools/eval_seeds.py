@@ -18,12 +18,19 @@ COCO 2014.
 import argparse
 import os
 import sys
+
 import mmengine
 
 from wsss.apis import USER_ERRORS, add_dataset_args, dataset_config_from_args
+from wsss.evaluation import (
+    best_power,
+    dataset_image_paths,
+    evaluate_seed_dir,
+    format_table,
+    search_bg_power,
+    write_metrics,
+)
 from wsss.io.seeds import SeedError
-from wsss.evaluation import (best_power, dataset_image_paths, evaluate_seed_dir, format_table,
-                             search_bg_power, write_metrics)
 from wsss.registry import DATASETS
 from wsss.utils import register_all_modules
 

@@ -33,10 +33,22 @@ import argparse
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from wsss.apis import (add_common_args, build_runner, check_inputs, load_config, run_main,
-                       use_image_batches)
-from wsss.evaluation import (dataset_image_paths, evaluate_dataset_seeds, format_table,
-                             print_failed_list, write_metrics)
+
+from wsss.apis import (
+    add_common_args,
+    build_runner,
+    check_inputs,
+    load_config,
+    run_main,
+    use_image_batches,
+)
+from wsss.evaluation import (
+    dataset_image_paths,
+    evaluate_dataset_seeds,
+    format_table,
+    print_failed_list,
+    write_metrics,
+)
 from wsss.registry import DATASETS, MODELS
 from wsss.utils import register_all_modules
 from wsss.utils.precision import use_tf32

@@ -27,8 +27,13 @@ from mmengine.config import Config, DictAction
 
 from wsss.analysis.report import pipeline_reports
 from wsss.apis import run_main
-from wsss.apis.pipeline import (RANDOM_WEIGHTS_WARNING, PipelineError, format_summary,
-                                resolve_weights, run_pipeline)
+from wsss.apis.pipeline import (
+    RANDOM_WEIGHTS_WARNING,
+    PipelineError,
+    format_summary,
+    resolve_weights,
+    run_pipeline,
+)
 from wsss.utils import register_all_modules
 
 

@@ -1,5 +1,6 @@
 """Rank prompt templates by CLIP-ES's sharpness on the multi-label images of a split (lower is
-better; see wsss.models.clip_es.prompt_selection.template_sharpness) and print the ranking, best first.
+better; see wsss.models.clip_es.prompt_selection.template_sharpness) and print the ranking,
+best first.
 
     python tools/select_prompts.py --dataset voc12 --data-root data/VOCdevkit/VOC2012 --split train
     python tools/select_prompts.py ... --templates 'a photo of a {}.' 'a clean origami {}.'

@@ -66,7 +66,8 @@ def main() -> int:
     if args.show_dir:
         hooks = cfg.setdefault('default_hooks', {})
         if 'visualization' not in hooks:
-            raise ValueError(f'config {args.config} has no default_hooks.visualization for --show-dir')
+            raise ValueError(f'config {args.config} has no default_hooks.visualization for '
+                             '--show-dir')
         hooks.visualization.update(draw=True, interval=1)
         cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
     elif 'visualization' in cfg.get('default_hooks', {}):

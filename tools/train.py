@@ -7,8 +7,14 @@ import argparse
 
 from mmengine.dist import is_main_process
 
-from wsss.apis import (add_common_args, amp_needs_cuda, build_runner, enable_amp, load_config,
-                       run_main)
+from wsss.apis import (
+    add_common_args,
+    amp_needs_cuda,
+    build_runner,
+    enable_amp,
+    load_config,
+    run_main,
+)
 from wsss.utils import register_all_modules, resolve_pretrained
 
 

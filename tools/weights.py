@@ -18,8 +18,13 @@ import os.path as osp
 import sys
 from typing import Dict, List
 
-from wsss.utils.weights import (WeightFile, check_weights_file, download_cache_dir, find_weights,
-                                shipped_weights)
+from wsss.utils.weights import (
+    WeightFile,
+    check_weights_file,
+    download_cache_dir,
+    find_weights,
+    shipped_weights,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

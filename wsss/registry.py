@@ -1,8 +1,9 @@
 """Registries of wsss.
 
-Each is a child of mmsegmentation's registry of the same kind, so that under ``default_scope='wsss'``
-a config builds wsss, mmseg and mmengine components by type name alone. ``locations`` lets a
-registry import the modules that fill it on first use. SEEDERS (CAM -> seed generators) is new.
+Each is a child of mmsegmentation's registry of the same kind, so that under
+``default_scope='wsss'`` a config builds wsss, mmseg and mmengine components by type name alone.
+``locations`` lets a registry import the modules that fill it on first use. SEEDERS (CAM -> seed
+generators) is new.
 """
 from mmengine.registry import Registry
 from mmseg import registry as mmseg

@@ -1,4 +1,5 @@
-# Smoke config: a one-layer-per-stage MiT SegFormer, random init, on the mini VOC tree (CPU, seconds).
+# Smoke config: a one-layer-per-stage MiT SegFormer, random init, on the mini VOC tree (CPU,
+# seconds).
 _base_ = [
     '../_base_/models/segformer_mit-b0.py', '../_base_/datasets/mini_voc.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_tiny.py'

@@ -32,9 +32,15 @@ import torch
 from mmengine.config import Config
 
 from wsss.datasets.class_names import VOC12_BACKGROUND_WORDS, VOC12_PROMPT_NAMES
-from wsss.models.clip_es.cam import (attention_affinity, caa_refine, cams_to_seed,
-                                     gradcam_per_class_loop, resize_cams, softmax_gradcam)
 from wsss.models.clip import CLIPDenseEncoder, DenseOutput, TextEncoder, build_clip, build_tokenizer
+from wsss.models.clip_es.cam import (
+    attention_affinity,
+    caa_refine,
+    cams_to_seed,
+    gradcam_per_class_loop,
+    resize_cams,
+    softmax_gradcam,
+)
 from wsss.utils.benchmark import PeakMemory, preload_for_children, run_in_child, timed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

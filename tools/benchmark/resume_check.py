@@ -21,8 +21,8 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from wsss.io.seeds import read_label_map, write_label_map
 from wsss.io import incomplete
+from wsss.io.seeds import read_label_map, write_label_map
 
 
 def seed_like(rng: np.random.Generator) -> np.ndarray:

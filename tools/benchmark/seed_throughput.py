@@ -78,9 +78,9 @@ def make_data(root: str, images: int, size: tuple = (375, 500)) -> str:
     (level 2), its halves (1) and quarters (0), plus 30 random boxes of every level."""
     from pycocotools import mask as mask_utils
 
-    from wsss.io.seeds import read_label_map
     from wsss.datasets.synthetic import make_synthetic_voc
     from wsss.io.sam_masks import mask_path, save_masks
+    from wsss.io.seeds import read_label_map
     make_synthetic_voc(root, (('train', images),), size=size)
     rng = np.random.default_rng(0)
     for i in range(images):

@@ -44,10 +44,14 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from wsss.models.clip import (CLIPDenseEncoder, DBAFeatureExtractor, build_clip,
-                              pool_mask_embeddings, tuss_input_size)
-from wsss.models.tuss import KNNIndex, TUSSLinearProbe, knn_search
-from wsss.models.tuss import label_propagation
+from wsss.models.clip import (
+    CLIPDenseEncoder,
+    DBAFeatureExtractor,
+    build_clip,
+    pool_mask_embeddings,
+    tuss_input_size,
+)
+from wsss.models.tuss import KNNIndex, TUSSLinearProbe, knn_search, label_propagation
 from wsss.utils.benchmark import PeakMemory, run_in_child, timed
 
 TINY_CLIP = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),

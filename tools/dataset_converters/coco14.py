@@ -26,8 +26,14 @@ import mmengine
 
 from wsss.datasets.base import read_label_list
 from wsss.datasets.class_names import COCO14_CLASSES
-from wsss.datasets.coco import (CROWD_MODES, category_to_label, coco_semantic_mask,
-                                compare_labels, image_class_ids, load_coco)
+from wsss.datasets.coco import (
+    CROWD_MODES,
+    category_to_label,
+    coco_semantic_mask,
+    compare_labels,
+    image_class_ids,
+    load_coco,
+)
 from wsss.io.seeds import write_label_map
 
 _STATE: dict = {}  # the COCO index, shared with forked workers

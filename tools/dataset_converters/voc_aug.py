@@ -42,7 +42,8 @@ def convert(voc_root: str, sbd_root: str) -> List[str]:
     os.makedirs(out_dir, exist_ok=True)
     sbd_names = read_list(osp.join(sbd, 'train.txt')) + read_list(osp.join(sbd, 'val.txt'))
     sets = osp.join(voc_root, 'ImageSets', 'Segmentation')
-    voc_train, voc_val = read_list(osp.join(sets, 'train.txt')), read_list(osp.join(sets, 'val.txt'))
+    voc_train = read_list(osp.join(sets, 'train.txt'))
+    voc_val = read_list(osp.join(sets, 'val.txt'))
 
     for name in mmengine.track_iter_progress(sorted(set(sbd_names))):
         out = osp.join(out_dir, name + '.png')
@@ -69,7 +70,8 @@ def main() -> None:
     parser.add_argument('sbd_root', help='benchmark_RELEASE (or its dataset/ folder)')
     args = parser.parse_args()
     names = convert(args.voc_root, args.sbd_root)
-    print(f'train_aug: {len(names)} images; masks in {osp.join(args.voc_root, "SegmentationClassAug")}')
+    masks = osp.join(args.voc_root, 'SegmentationClassAug')
+    print(f'train_aug: {len(names)} images; masks in {masks}')
 
 
 if __name__ == '__main__':

@@ -19,10 +19,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ..io.seeds import voc_palette
-from ..io.seeds import read_label_map
-from ..evaluation.metrics_files import (confusion_matrix, read_image_names, read_metrics,
-                                        read_per_image)
+from ..evaluation.metrics_files import (
+    confusion_matrix,
+    read_image_names,
+    read_metrics,
+    read_per_image,
+)
+from ..io.seeds import read_label_map, voc_palette
 
 THUMB_HEIGHT = 120
 STYLE = """

@@ -11,8 +11,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.runner import load_checkpoint, set_random_seed
 from torch import nn
 
-from ..datasets.transforms import ImageLoadError
 from ..datasets.class_names import with_background
+from ..datasets.transforms import ImageLoadError
 from ..engine import check_class_count
 from ..models.clip_es.model import CLIPCAMModel
 from ..models.relevancy.model import CLIPRelevancyModel

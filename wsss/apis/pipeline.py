@@ -6,7 +6,8 @@ A pipeline config (``configs/pipelines/``) names its steps in order::
         sam_masks=dict(tool='sam_masks', config='configs/sam/....py'),
         cls_prompts=dict(tool='train', config='configs/fma_wsss/fma-cls_....py'),
         coarse_seeds=dict(tool='seeds', config='...',
-                          inputs={'load_from': 'cls_prompts', 'model.seeder.mask_dir': 'sam_masks'}),
+                          inputs={'load_from': 'cls_prompts',
+                                  'model.seeder.mask_dir': 'sam_masks'}),
         seed_eval=dict(tool='eval_seeds', seeds='coarse_seeds'),
         stage_two=dict(tool='train', config='...',
                        inputs={'train_dataloader.dataset.seed_dir': 'coarse_seeds'},
@@ -20,8 +21,8 @@ A pipeline config (``configs/pipelines/``) names its steps in order::
 seed folder). A seeds step with ``save_cams=True`` also keeps its CAMs (``<step>/cams``); an
 eval_seeds step with ``powers=[...]`` then searches the background power on them against the GT
 (SAMS seeds over the masks of the step named by ``sam_masks``, else argmax seeds) and reports the
-best power's mIoU. Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the config
-it was given, with ``cfg_options`` and ``inputs`` merged in and written to
+best power's mIoU. Each step runs its tool in a subprocess (torchrun with ``gpus > 1``) on the
+config it was given, with ``cfg_options`` and ``inputs`` merged in and written to
 ``<work_dir>/configs/<step>.py``; its outputs go to ``<work_dir>/<step>/``. A test step may ask
 for ``tools/test.py``'s testing modes: ``tta=True`` (multi-scale + flip), ``crf=True`` (dense
 CRF on the predictions), each a separate step with its own mIoU. A step that finished
@@ -46,8 +47,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..evaluation import (best_power, dataset_image_paths, evaluate_dataset_seeds, format_table,
-                          search_bg_power, write_metrics)
+from ..evaluation import (
+    best_power,
+    dataset_image_paths,
+    evaluate_dataset_seeds,
+    format_table,
+    search_bg_power,
+    write_metrics,
+)
 from ..io import atomic_write
 from ..registry import DATASETS
 from ..utils.weights import find_weights
@@ -116,7 +123,8 @@ def check_steps(steps: Dict[str, dict]) -> None:
     seen: List[str] = []
     for name, step in steps.items():
         if step.get('tool') not in TOOLS:
-            raise PipelineError(f'step {name}: tool must be one of {TOOLS}, got {step.get("tool")!r}')
+            raise PipelineError(f'step {name}: tool must be one of {TOOLS}, got '
+                                f'{step.get("tool")!r}')
         sources = list(step.get('inputs', {}).values())
         if step['tool'] == 'eval_seeds':
             sources += [step.get('seeds')] + ([step['sam_masks']] if 'sam_masks' in step else [])

@@ -4,12 +4,16 @@ from .base import WSSSDataset
 from .class_names import COCO14_CLASSES, DATASET_CLASSES, VOC12_CLASSES, with_background
 from .coco import COCO14Dataset, coco_semantic_mask
 from .folder import ImageFolderDataset
-from .pseudo_label import PseudoLabelDataset
 from .mask_embeddings import MaskEmbeddingDataset, soft_labels
-from .samplers import (GlobalBatchSampler, PendingMaskStoreSampler, PendingSampler,
-                       PendingSeedSampler, SemiBalanceSampler)
-from .transforms import (ImageLoadError, LoadImage, LoadLabelMap, PackWSSSInputs,
-                         ResizeToMultiple)
+from .pseudo_label import PseudoLabelDataset
+from .samplers import (
+    GlobalBatchSampler,
+    PendingMaskStoreSampler,
+    PendingSampler,
+    PendingSeedSampler,
+    SemiBalanceSampler,
+)
+from .transforms import ImageLoadError, LoadImage, LoadLabelMap, PackWSSSInputs, ResizeToMultiple
 from .voc import VOC12Dataset
 
 __all__ = [

@@ -6,8 +6,8 @@ import mmengine
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 
-from ..utils.cache import cached_json, files_fingerprint
 from ..io.seeds import read_label_map
+from ..utils.cache import cached_json, files_fingerprint
 
 
 class WSSSDataset(BaseSegDataset):

@@ -39,8 +39,8 @@ COCO14_PROMPT_NAMES: Tuple[str, ...] = (
     'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut',
     'cake', 'chair seat', 'sofa', 'potted plant', 'bed', 'table', 'toilet', 'tvmonitor screen',
     'laptop', 'mouse', 'remote control', 'keyboard', 'cell phone', 'microwave', 'oven', 'toaster',
-    'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hairdrier,blowdrier',
-    'toothbrush')
+    'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
+    'hairdrier,blowdrier', 'toothbrush')
 
 # The prompt names of the authors' released code, verbatim (CLIP-ES's ``new_class_names`` and
 # ``new_class_names_coco``; FMA-WSSS uses the same lists): 'diningtable' and 'pottedplant' written

@@ -14,11 +14,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools.coco import COCO
 
+from ..io.seeds import IGNORE_INDEX, voc_palette
 from ..registry import DATASETS
 from .base import WSSSDataset, read_label_list
 from .class_names import COCO14_CLASSES, with_background
-from ..io.seeds import voc_palette
-from ..io.seeds import IGNORE_INDEX
 
 CROWD_MODES = ('label', 'ignore')
 
@@ -79,7 +78,8 @@ def compare_labels(coco: COCO, cat_to_label: Dict[int, int],
 
 def coco_semantic_mask(coco: COCO, img_id: int, cat_to_label: Dict[int, int],
                        crowd: str = 'label') -> np.ndarray:
-    """(H, W) uint8 semantic mask of one image: 0 background, 1..80 classes, 255 crowd if ignored."""
+    """(H, W) uint8 semantic mask of one image: 0 background, 1..80 classes, 255 crowd if
+    ignored."""
     info = coco.imgs[img_id]
     mask = np.zeros((info['height'], info['width']), dtype=np.uint8)
     anns = sorted(coco.imgToAnns.get(img_id, []), key=lambda a: -a.get('area', 0))
@@ -125,7 +125,8 @@ class COCO14Dataset(WSSSDataset):
             ann_file=ann_file or osp.join('annotations', f'instances_{split}2014.json'),
             data_root=data_root,
             data_prefix=dict(img_path=img_dir or f'{split}2014',
-                             seg_map_path=seg_map_dir or osp.join('SegmentationClass', f'{split}2014')),
+                             seg_map_path=seg_map_dir or osp.join('SegmentationClass',
+                                                                  f'{split}2014')),
             img_suffix='.jpg', seg_map_suffix='.png', **kwargs)
 
     def load_data_list(self) -> List[dict]:

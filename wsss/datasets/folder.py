@@ -4,10 +4,10 @@ import io
 import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+from ..io.seeds import voc_palette
 from ..registry import DATASETS
 from .base import WSSSDataset, class_index
 from .class_names import with_background
-from ..io.seeds import voc_palette
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

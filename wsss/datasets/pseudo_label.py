@@ -5,8 +5,8 @@ from typing import List, Optional
 
 from mmseg.datasets import BaseSegDataset
 
-from ..registry import DATASETS
 from ..io.seeds import confidence_path, seed_path
+from ..registry import DATASETS
 
 
 @DATASETS.register_module()
@@ -53,5 +53,6 @@ class PseudoLabelDataset(BaseSegDataset):
         if missing:
             raise FileNotFoundError(
                 f'{len(missing)} of {len(data_list)} seeds are missing from {self.seed_dir} '
-                f'(first: {missing[0]}): generate them with tools/generate_seeds.py, or set seed_dir')
+                f'(first: {missing[0]}): generate them with tools/generate_seeds.py, or set '
+                'seed_dir')
         return data_list

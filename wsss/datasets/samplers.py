@@ -28,7 +28,8 @@ class PendingSampler(Sampler):
     """Yields, in dataset order, the indices of the images some of whose output files do not
     exist yet, rank r taking every world_size-th of them from r.
 
-    ``out_files`` are path patterns with ``{img_name}``, e.g. ``'work_dirs/x/masks/{img_name}.json'``.
+    ``out_files`` are path patterns with ``{img_name}``, e.g.
+    ``'work_dirs/x/masks/{img_name}.json'``.
     An output counts only when it is complete (:func:`wsss.io.incomplete`: its format's end is
     there); damaged ones (cut short by a kill, a full disk, a cut copy) are redone, and logged.
     Unlike mmengine's DefaultSampler it never pads the last shard, so a distributed run handles

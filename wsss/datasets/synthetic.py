@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .class_names import VOC12_CLASSES
 from ..io.seeds import write_label_map
+from .class_names import VOC12_CLASSES
 
 # class id -> (BGR colour, shape); a small subset of VOC's classes.
 SYNTHETIC_CLASSES: Dict[int, Tuple[Tuple[int, int, int], str]] = {

@@ -9,8 +9,8 @@ from mmengine.dataset import Compose
 from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 
 from ..io import DamagedFileError
-from ..registry import TRANSFORMS
 from ..io.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map
+from ..registry import TRANSFORMS
 
 JPEG_SOI = b'\xff\xd8'
 

@@ -3,10 +3,10 @@ import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import List, Optional
 
+from ..io.seeds import voc_palette
 from ..registry import DATASETS
 from .base import WSSSDataset, class_index, labels_from_masks, read_label_list
 from .class_names import VOC12_CLASSES, with_background
-from ..io.seeds import voc_palette
 
 
 @DATASETS.register_module()
@@ -22,10 +22,11 @@ class VOC12Dataset(WSSSDataset):
     Args:
         split: name of the list in ImageSets/Segmentation (train, train_aug, val, ...).
         label_source: where image-level labels come from: ``'mask'`` (classes present in the split's
-            GT masks; cached on disk) or ``'xml'`` (every object of the XML annotation, difficult ones
-            included, as in the usual WSSS label files) or ``'none'`` (no labels: the test split,
-            whose masks and labels are not public, for submission files).
-        seg_map_dir: GT mask folder; default SegmentationClassAug for train_aug, else SegmentationClass.
+            GT masks; cached on disk) or ``'xml'`` (every object of the XML annotation, difficult
+            ones included, as in the usual WSSS label files) or ``'none'`` (no labels: the test
+            split, whose masks and labels are not public, for submission files).
+        seg_map_dir: GT mask folder; default SegmentationClassAug for train_aug, else
+            SegmentationClass.
         labels_from: a split file with labels, ``<image name> <0-based class id> ...`` a line
             (a path as given, not under ``data_root``): its images, in its order, and its labels
             replace the split list and ``label_source``.
@@ -53,8 +54,8 @@ class VOC12Dataset(WSSSDataset):
             return self._data_list([n for n, _ in entries], [ids for _, ids in entries])
         if self.split == 'train_aug' and not osp.isfile(self.ann_file):
             raise FileNotFoundError(
-                f'split list {self.ann_file} not found: make it (and SegmentationClassAug) from SBD '
-                'with tools/dataset_converters/voc_aug.py')
+                f'split list {self.ann_file} not found: make it (and SegmentationClassAug) from '
+                'SBD with tools/dataset_converters/voc_aug.py')
         names = self.read_name_list()
         if self.label_source == 'mask':
             labels = labels_from_masks(self._seg_paths(names), self.num_classes)

@@ -22,12 +22,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from ..datasets.samplers import PendingSeedSampler
+from ..datasets.transforms import IMAGE_ERRORS
+from ..io.cams import cam_path, load_cams
 from ..io.images import image_size
 from ..io.seeds import SeedError
-from ..datasets.transforms import IMAGE_ERRORS
 from ..utils.progress import Progress
 from ..utils.workers import BoundedPool
-from ..io.cams import cam_path, load_cams
 from .seed_writer import SeedWriter, write_image
 
 Result = Tuple[str, Dict[str, float], Optional[Tuple[str, str]], bool]  # write_image's

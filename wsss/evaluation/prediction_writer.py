@@ -11,9 +11,8 @@ import os.path as osp
 import tarfile
 from typing import Dict, List, Optional, Sequence
 
-
-from ..io.seeds import write_label_map
 from ..io import atomic_write
+from ..io.seeds import write_label_map
 from ..registry import METRICS
 from .job_writer import ImageJobWriter
 from .rank_collect import clear_rank_files

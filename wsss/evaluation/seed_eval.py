@@ -9,18 +9,17 @@ seeder for abstaining wherever it is unsure. GT pixels of 255 are ignored.
 import multiprocessing
 import os.path as osp
 from functools import partial
-from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
-                    TypeVar)
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 import torch
 from prettytable import PrettyTable
 
-from ..io.cams import cam_path, load_cams
-from ..io.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
 from ..io import remake_hint
-from ..models.clip_es.cam import cams_to_seed
+from ..io.cams import cam_path, load_cams
 from ..io.sam_masks import image_masks
+from ..io.seeds import IGNORE_INDEX, SeedError, check_label_map, read_label_map, seed_path
+from ..models.clip_es.cam import cams_to_seed
 from ..models.seeders.sams import sams_seed
 from ..utils.progress import Progress
 from ..utils.workers import single_thread_worker
@@ -306,10 +305,11 @@ def search_bg_power(samples: Sequence[Sample], cam_dir: str, num_classes: int,
     """Stats of the seeds of every background power, against the GT: a search that reads the
     ground truth, for reports and for reproducing released settings that were picked that way.
 
-    Each image's CAMs (``<cam_dir>/<img_name>.npz``, see :func:`save_cams`) are read once and
-    turned into one seed per power: by argmax (:func:`wsss.models.clip_es.cam.cams_to_seed`), or with
-    ``mask_dir`` by SAMS over the image's SAM masks there (:func:`sams_seed`, which also takes the
-    raw CAMs of ``raw_cam`` models). Errors as :func:`evaluate_seed_dir`.
+    Each image's CAMs (``<cam_dir>/<img_name>.npz``, see :func:`wsss.io.cams.save_cams`) are read
+    once and turned into one seed per power: by argmax
+    (:func:`wsss.models.clip_es.cam.cams_to_seed`), or with ``mask_dir`` by SAMS over the image's
+    SAM masks there (:func:`sams_seed`, which also takes the raw CAMs of ``raw_cam`` models). Errors
+    as :func:`evaluate_seed_dir`.
     """
     _require_files(samples, partial(cam_path, cam_dir), 'CAM files')
     stats = {p: SegStats(num_classes) for p in powers}

@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-from ..io.seeds import IGNORE_INDEX, confidence_path, seed_path, write_confidence, write_label_map
 from ..datasets.transforms import IMAGE_ERRORS
+from ..io.cams import cam_path, save_cams
+from ..io.seeds import IGNORE_INDEX, confidence_path, seed_path, write_confidence, write_label_map
 from ..registry import METRICS
 from ..utils.workers import BoundedPool
 from ..visualization import cam_heatmaps, seed_overlay
 from .job_writer import ImageJobWriter
 from .rank_collect import clear_rank_files
-from ..io.cams import cam_path, save_cams
 
 DATA_FIELDS = ('pred_sem_seg', 'seed_confidence', 'cams', 'seeder')
 
@@ -178,8 +178,8 @@ def lost_all_labels(metainfo: dict, seed: np.ndarray) -> bool:
     return labelled and not bool(((seed > 0) & (seed != IGNORE_INDEX)).any())
 
 
-def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequence[int], seed: np.ndarray,
-         classes: Sequence[str], points: Optional[np.ndarray] = None) -> None:
+def show(base: str, img_path: str, cams: Optional[np.ndarray], class_ids: Sequence[int],
+         seed: np.ndarray, classes: Sequence[str], points: Optional[np.ndarray] = None) -> None:
     """``<base>_cams.png`` (a heatmap per CAM, with its click ``points`` when given; none
     without ``cams``) and ``<base>_seed.png`` (the seed over the image)."""
     image = mmcv.imread(img_path)

@@ -73,7 +73,8 @@ def read_label_map(path: str) -> np.ndarray:
     try:
         with Image.open(path) as img:
             if img.mode not in ('P', 'L'):
-                raise SeedError(f'{path}: a label map must be a single-channel PNG, got mode {img.mode}')
+                raise SeedError(f'{path}: a label map must be a single-channel PNG, got mode '
+                                f'{img.mode}')
             return np.array(img, dtype=np.uint8)
     except SeedError:
         raise
@@ -83,8 +84,9 @@ def read_label_map(path: str) -> np.ndarray:
 
 def check_label_map(label: np.ndarray, num_classes: int, path: str,
                     image_size: Optional[Tuple[int, int]] = None) -> None:
-    """Raise SeedError naming ``path`` if ``label`` holds values outside 0..num_classes-1 and 255, or
-    if its (height, width) differs from ``image_size``. ``num_classes`` counts the background."""
+    """Raise SeedError naming ``path`` if ``label`` holds values outside 0..num_classes-1 and 255,
+    or if its (height, width) differs from ``image_size``. ``num_classes`` counts the
+    background."""
     if image_size is not None and tuple(label.shape[:2]) != tuple(image_size):
         raise SeedError(f'{path}: size {label.shape[1]}x{label.shape[0]} (WxH) differs from its '
                         f'image, {image_size[1]}x{image_size[0]}')

@@ -10,8 +10,12 @@ from .fma import FMAPromptModel
 from .relevancy import CLIPRelevancyModel
 from .sam.model import SAMMaskModel
 from .segmentors import DenseCRFTestModel
-from .tuss import (TUSSCombinationModel, TUSSLabelPropagationModel, TUSSLinearProbe,
-                   TUSSZeroShotModel)
+from .tuss import (
+                   TUSSCombinationModel,
+                   TUSSLabelPropagationModel,
+                   TUSSLinearProbe,
+                   TUSSZeroShotModel,
+)
 
 __all__ = ['ASPPV2Head', 'CLIPCAMModel', 'CLIPRelevancyModel', 'DenseCRFTestModel',
            'FMAPromptModel', 'SAMMaskModel', 'TUSSCombinationModel', 'TUSSLabelPropagationModel',

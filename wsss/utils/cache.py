@@ -1,5 +1,6 @@
-"""A small on-disk cache for values that are slow to derive from a dataset (e.g. image-level labels
-read from 10k masks), keyed by the paths, sizes and modification times of the files they come from."""
+"""A small on-disk cache for values that are slow to derive from a dataset (e.g. image-level
+labels read from 10k masks), keyed by the paths, sizes and modification times of the files they
+come from."""
 import hashlib
 import json
 import os

@@ -9,11 +9,12 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import the modules that fill the registries and, optionally, make ``wsss`` the default
     scope so that configs build wsss, mmseg and mmengine components by type name."""
     import mmseg.visualization  # noqa: F401  (mmseg's own registration skips it)
+    from mmseg.utils import register_all_modules as register_mmseg
+
     import wsss.datasets  # noqa: F401
     import wsss.engine  # noqa: F401
     import wsss.evaluation  # noqa: F401
     import wsss.models  # noqa: F401
-    from mmseg.utils import register_all_modules as register_mmseg
 
     from .checkpoint import install_checkpoint_loader
     register_mmseg(init_default_scope=False)

@@ -80,9 +80,9 @@ def background_worker(idle: bool = True) -> None:
 
 class BoundedPool:
     """Runs ``fn(*args)`` in ``workers`` forked processes (:func:`background_worker`: at low
-    priority where no GPU runs the model), with at most ``max_pending`` tasks submitted but unfinished:
-    :meth:`submit` blocks while that many are, so memory stays flat however far the producer
-    runs ahead. ``workers=0`` runs each task at once, in this process.
+    priority where no GPU runs the model), with at most ``max_pending`` tasks submitted but
+    unfinished: :meth:`submit` blocks while that many are, so memory stays flat however far the
+    producer runs ahead. ``workers=0`` runs each task at once, in this process.
 
     Results come back in submission order (:meth:`finished`, :meth:`close`); a task's exception
     is raised there, after which the pool is shut down.

@@ -1,7 +1,8 @@
 # Prompt-learning crops as FMA-WSSS's released training makes them: random rescale with the long
-# side in 288-480 (318-531 for COCO; Pillow bicubic), the short side then kept at least 224 so that the 224 crop
-# needs no padding, flip, colour jitter. The classification stage needs images and labels only;
-# the segmentation stage reads coarse seeds through PseudoLabelDataset (the `seed_pipeline`).
+# side in 288-480 (318-531 for COCO; Pillow bicubic), the short side then kept at least 224 so that
+# the 224 crop needs no padding, flip, colour jitter. The classification stage needs images and
+# labels only; the segmentation stage reads coarse seeds through PseudoLabelDataset (the
+# `seed_pipeline`).
 crop_size = (224, 224)
 rescale = dict(type='RandomResize', scale=[(288, 288), (480, 480)], keep_ratio=True,
                backend='pillow', interpolation='bicubic')

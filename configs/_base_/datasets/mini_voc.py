@@ -1,5 +1,6 @@
-# The synthetic mini VOC tree (python -m wsss.datasets.synthetic data/mini_voc) for smoke runs on CPU.
-# Stage two trains on seeds; until seeds exist, its own GT masks stand in (train_dataloader.dataset.seed_dir).
+# The synthetic mini VOC tree (python -m wsss.datasets.synthetic data/mini_voc) for smoke runs on
+# CPU. Stage two trains on seeds; until seeds exist, its own GT masks stand in
+# (train_dataloader.dataset.seed_dir).
 _base_ = ['../test_time.py']
 data_root = 'data/mini_voc'
 crop_size = (64, 64)

@@ -25,8 +25,8 @@ from typing import Dict, List
 import open_clip
 import torch
 
-from wsss.models.clip_es.cam import attention_affinity, softmax_gradcam
 from wsss.models.clip.encoder import CLIPDenseEncoder
+from wsss.models.clip_es.cam import attention_affinity, softmax_gradcam
 from wsss.utils.benchmark import PeakMemory, timed
 
 NUM_CLASSES, NUM_BACKGROUND = 20, 27  # VOC, and CLIP-ES's background words
@@ -78,14 +78,14 @@ def run(args: argparse.Namespace, precision: str, batch: int, reference: Dict) -
         generator=torch.Generator().manual_seed(2)), dim=-1).to(args.device)
     row = dict(precision=precision, batch=batch)
     for post in (False, True):
-        data = [(i.to(args.device), l.to(args.device))
-                for i, l in make_batches(args, batch, text.shape[1])]
+        data = [(i.to(args.device), lab.to(args.device))
+                for i, lab in make_batches(args, batch, text.shape[1])]
         for images, labels in data[:args.warmup]:
             cams_of(encoder, images, labels, text, post, dtype)
         memory = PeakMemory(args.device)
         memory.start()
-        seconds, outputs = timed(lambda: [cams_of(encoder, i, l, text, post, dtype)
-                                          for i, l in data[args.warmup:]], args.device)
+        seconds, outputs = timed(lambda: [cams_of(encoder, i, lab, text, post, dtype)
+                                          for i, lab in data[args.warmup:]], args.device)
         row['post' if post else 'model'] = len(outputs) * batch / seconds
         if not post:
             row['peak_gib'] = memory.peak() / 2 ** 30 if cuda else None

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-
 CHECKPOINT_FORMATS = ('auto', 'openai', 'open_clip')
 
 

@@ -16,9 +16,7 @@ from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from ..clip import CLIP_ES_TEMPLATE, CLIPDenseEncoder
 from ..clip.frozen import FrozenCLIP
 from ..seeders.base import build_seeder
-from .cam import (GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams,
-                  softmax_gradcam)
-
+from .cam import GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams, softmax_gradcam
 
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -65,8 +63,8 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
         box_threshold: CAA box threshold (0.4 VOC, 0.7 COCO).
         seeder: a SEEDERS config; default argmax with background power 1.
         released: compute what the authors' released code computes (the reproduction configs):
-            its CAA box rule (:func:`wsss.models.clip_es.cam.box_mask`), its prompt-name lists with their
-            typos (``dataset`` given), its GradCAM target and normalisation
+            its CAA box rule (:func:`wsss.models.clip_es.cam.box_mask`), its prompt-name lists
+            with their typos (``dataset`` given), its GradCAM target and normalisation
             (:attr:`RELEASED_GRADCAM`),
             and, for seeders with a ``released`` setting left at None
             (``CRFSeeder``), their released path. False: the clean choices (README, Fidelity).
@@ -91,7 +89,8 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
         cam_norm_passes: min-max normalisations of the GradCAM (``norm_passes`` of
             :func:`softmax_gradcam`); None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 1.
         gradcam_target: the scores GradCAM differentiates, 'softmax' (exact) or
-            'masked_softmax' (FMA-WSSS's released one, :func:`wsss.models.clip_es.cam.class_scores`);
+            'masked_softmax' (FMA-WSSS's released one,
+            :func:`wsss.models.clip_es.cam.class_scores`);
             None: :attr:`RELEASED_GRADCAM`'s with ``released``, else 'softmax'.
         encoder_dtype: None (fp32, the default), 'fp16' or 'bf16': the frozen ViT's weights cast
             once, its inputs with them (the GradCAMs, CAMs and CAA in fp32); on a GPU cheaper

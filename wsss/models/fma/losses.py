@@ -9,7 +9,6 @@ from ...io.seeds import IGNORE_INDEX
 from ...registry import MODELS
 
 
-
 @MODELS.register_module()
 class MultiLabelContrastiveLoss(nn.Module):
     """Classification-stage loss: each positive class against the image's negative classes.

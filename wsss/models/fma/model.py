@@ -53,8 +53,8 @@ class FMAPromptModel(CLIPCAMModel):
     """
 
     # FMA-WSSS's own GradCAM normalises once (its min_max_norm) and differentiates alchemy_cat's
-    # MaskedSoftmax(epsilon=1e-5) (wsss.models.clip_es.cam.released_masked_softmax), in seeding and in
-    # segmentation-prompt training alike (README, Fidelity)
+    # MaskedSoftmax(epsilon=1e-5) (wsss.models.clip_es.cam.released_masked_softmax), in seeding
+    # and in segmentation-prompt training alike (README, Fidelity)
     RELEASED_GRADCAM = dict(norm_passes=1, target='masked_softmax')
 
     def __init__(self, stage: str, prompts: Optional[Dict] = None, loss: Optional[Dict] = None,

@@ -11,10 +11,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import mmcv
 import torch
 import torch.nn.functional as F
+from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
-
-from mmengine.model import BaseModel
 
 from ...datasets.class_names import DATASET_CLASSES
 from ...registry import MODELS, SEEDERS

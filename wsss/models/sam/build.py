@@ -7,8 +7,13 @@ from typing import Optional, Sequence
 
 import torch
 from segment_anything import sam_model_registry
-from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
-                                       TwoWayTransformer)
+from segment_anything.modeling import (
+    ImageEncoderViT,
+    MaskDecoder,
+    PromptEncoder,
+    Sam,
+    TwoWayTransformer,
+)
 
 SAM_TYPES = ('vit_h', 'vit_l', 'vit_b')
 SAM_URLS = {

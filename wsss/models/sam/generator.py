@@ -30,11 +30,18 @@ import torch
 from pycocotools import mask as mask_utils
 from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.modeling import Sam
+from segment_anything.utils.amg import (
+    MaskData,
+    batched_mask_to_box,
+    calculate_stability_score,
+    generate_crop_boxes,
+    is_box_near_crop_edge,
+    remove_small_regions,
+    uncrop_boxes_xyxy,
+    uncrop_masks,
+    uncrop_points,
+)
 from segment_anything.utils.transforms import ResizeLongestSide
-from segment_anything.utils.amg import (MaskData, batched_mask_to_box,
-                                        calculate_stability_score, generate_crop_boxes,
-                                        is_box_near_crop_edge, remove_small_regions,
-                                        uncrop_boxes_xyxy, uncrop_masks, uncrop_points)
 from torchvision.ops.boxes import batched_nms, box_area
 
 LEVEL_NAMES = ('sub-part', 'part', 'whole')

@@ -29,8 +29,9 @@ class CRFSeeder(Seeder):
 
     ``released``: compute what CLIP-ES's released CRF script computes: its CAMs are read from
     the fp16 files the CAM script stores (and its unary computed in fp16), and pydensecrf sees the
-    BGR image minus the mean, wrapped to uint8 (:func:`wsss.models.crf.crf_image`). None (the default) follows the stage-one model's
-    ``released`` switch; False is the clean path (fp32 CAMs, the image itself).
+    BGR image minus the mean, wrapped to uint8 (:func:`wsss.models.crf.crf_image`). None (the
+    default) follows the stage-one model's ``released`` switch (:meth:`follow_model`); False is
+    the clean path (fp32 CAMs, the image itself).
     ``crf``: keyword arguments of :func:`wsss.models.crf.dense_crf` (iterations, kernels).
     """
 

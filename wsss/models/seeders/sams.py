@@ -4,8 +4,8 @@ from typing import Sequence, Tuple
 import numpy as np
 import torch
 
-from ...registry import SEEDERS
 from ...io.sam_masks import image_masks
+from ...registry import SEEDERS
 from .base import Seeder
 
 

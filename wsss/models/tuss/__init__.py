@@ -3,8 +3,7 @@ global-local consistent classifier (GLCC). docs/tuss.md §1-6. The mask store th
 a file format (wsss.io.mask_store); the probe's data and samplers live in wsss.datasets."""
 from .glcc import TUSSCombinationModel, TUSSLabelPropagationModel, balance, combine
 from .knn import KNNIndex
-from .label_propagation import (LabelPropagation, inductive_propagation, knn_search,
-                                neighbour_graph)
+from .label_propagation import LabelPropagation, inductive_propagation, knn_search, neighbour_graph
 from .linear_probe import TUSSLinearProbe, area_weighted_loss
 from .seed_on_logits import MaskSeeds, seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, gt_vote_fractions

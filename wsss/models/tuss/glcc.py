@@ -10,13 +10,19 @@ import torch
 from mmengine.logging import print_log
 from mmseg.structures import SegDataSample
 
+from ...io.mask_store import load_shard, load_split, shard_path, split_names, store_dir
 from ...registry import MODELS
 from .knn import KNNIndex
 from .label_propagation import LabelPropagation, inductive_propagation
 from .linear_probe import TUSSLinearProbe, carry_labelled
-from .lp_graph import (SCORES_FOLDER, computed_once, fingerprint, graph_degrees, shared_graph,
-                       store_fingerprint)
-from ...io.mask_store import load_shard, load_split, shard_path, split_names, store_dir
+from .lp_graph import (
+    SCORES_FOLDER,
+    computed_once,
+    fingerprint,
+    graph_degrees,
+    shared_graph,
+    store_fingerprint,
+)
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, gt_seeds, kept_classes
 

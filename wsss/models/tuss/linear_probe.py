@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from ...registry import MODELS
 from ...io.mask_store import load_shard, shard_path, store_dir
+from ...registry import MODELS
 from .seed_on_logits import seed_on_logits
 from .stage import TUSSStageModel, kept_classes
 

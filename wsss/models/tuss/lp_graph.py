@@ -25,9 +25,9 @@ from typing import Callable, Dict, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
+from ...io.mask_store import load_split, shard_path, split_names, store_dir
 from . import knn as knn_module
 from .label_propagation import l2_normalize, neighbour_graph
-from ...io.mask_store import load_split, shard_path, split_names, store_dir
 
 GRAPH_FOLDER, SCORES_FOLDER = 'lp_graph', 'lp_scores'
 

@@ -15,7 +15,6 @@ from ..seeders.sams import paint_masks
 from .seed_on_logits import MaskSeeds
 
 
-
 def gt_vote_fractions(masks: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
     """(M, K) fraction of each mask's pixels in each GT class (``sp_lb_vote_prob``); ignore
     pixels are dropped, a mask made only of them gets a zero row."""

@@ -19,8 +19,13 @@ from mmseg.structures import SegDataSample
 from ...datasets.class_names import TUSS_VOCABULARIES
 from ...io.seeds import read_label_map
 from ...registry import MODELS
-from ..clip import (CLIP_ES_TEMPLATE, CLIPDenseEncoder, DBAFeatureExtractor,
-                    pool_mask_embeddings, tuss_input_size)
+from ..clip import (
+    CLIP_ES_TEMPLATE,
+    CLIPDenseEncoder,
+    DBAFeatureExtractor,
+    pool_mask_embeddings,
+    tuss_input_size,
+)
 from ..clip.frozen import FrozenCLIP
 from ..clip.text import VILD_TEMPLATES
 from .seed_on_logits import seed_on_logits
