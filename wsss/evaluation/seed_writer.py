@@ -148,7 +148,7 @@ def write_image(outputs: dict, task: dict
     name, class_ids = meta['img_name'], meta.get('cam_class_ids', [])
     if outputs['seed_dir'] is None:  # CAMs only: as precise as the seeder takes them
         exact = not task['seeder'].reads_float16  # float32, or float16
-        save_cams(osp.join(outputs['cam_dir'], name + '.npz'), class_ids, task['cams'],
+        save_cams(cam_path(outputs['cam_dir'], name), class_ids, task['cams'],
                   raw=exact or meta.get('raw_cams', False))
         return name, dict(write=time.perf_counter() - start), None, False
     if 'seed' in task:

@@ -4,7 +4,7 @@ affinity, boxes and refinement, raw CAMs with negative values, the CAM resize, a
 seeding with several classes and overlapping masks at one level, and the published values of
 the reproduction configs."""
 import os.path as osp
-from types import SimpleNamespace
+from types import MethodType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -123,6 +123,8 @@ class Recorder:
 def test_raw_cams_reach_the_seeder_unclamped(raw_cam):
     cams = np.array([[[-2., .5], [1.5, .2]]])
     owner = SimpleNamespace(raw_cam=raw_cam, defer_seeding=False, seeder=Recorder())
+    for method in ('full_size_cams', 'store_seed'):
+        setattr(owner, method, MethodType(getattr(CLIPCAMModel, method), owner))
     sample = SegDataSample(metainfo=dict(ori_shape=(3, 5)))
     CLIPCAMModel.set_seed(owner, sample, torch.from_numpy(cams), [7])
     expected = resize(cams, (3, 5))

@@ -12,7 +12,7 @@ from mmseg.structures import SegDataSample
 
 from wsss.datasets import ImageFolderDataset, PendingSeedSampler
 from wsss.models.clip import CLIPDenseEncoder
-from wsss.models.clip_es.model import same_size_groups
+from wsss.models.clip_es.model import host_copy, same_size_groups
 from wsss.registry import MODELS
 
 TINY = 'configs/clip_es/clip-es_vit-tiny_minivoc.py'
@@ -53,6 +53,16 @@ def predicted_cams(monkeypatch, **model_options):
     with torch.no_grad():  # as in mmengine's test loop
         out = model.predict(inputs, samples)
     return [s.cams.data for s in out], calls
+
+
+def test_host_copy_gives_each_tensor_back_whole_from_one_buffer():
+    cams = [torch.arange(24.).view(2, 3, 4), torch.zeros(0, 5, 7), -torch.rand(1, 2, 9)]
+    out = host_copy(cams)
+    assert [t.shape for t in out] == [t.shape for t in cams]
+    for copied, original in zip(out, cams):
+        assert torch.equal(copied, original) and copied.dtype == torch.float32
+    assert out[0].untyped_storage().data_ptr() == out[2].untyped_storage().data_ptr()
+    assert host_copy([]) == []
 
 
 @pytest.mark.parametrize('caa', [True, False])

@@ -21,6 +21,17 @@ from .cam import GRADCAM_TARGETS, attention_affinity, caa_refine, resize_cams, s
 AUTOCAST_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
+def host_copy(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """``tensors`` (of one dtype) on the CPU through one device-to-host copy: one wait for the
+    device a batch instead of one per image. Views of one buffer (as the seed writer's arrays
+    are pickled to its pool, each carries its own values only)."""
+    if not tensors:
+        return tensors
+    flat = torch.cat([t.reshape(-1) for t in tensors]).cpu()
+    return [part.view(t.shape) for part, t in zip(flat.split([t.numel() for t in tensors]),
+                                                  tensors)]
+
+
 def same_size_groups(images: Sequence[torch.Tensor], max_size: int) -> List[List[int]]:
     """Indices of ``images`` grouped by shape (in order of first appearance), each group cut into
     chunks of at most ``max_size``."""
@@ -233,22 +244,35 @@ class CLIPCAMModel(FrozenCLIP, BaseModel):
                    text: torch.Tensor) -> None:
         """CAMs and seeds of same-size images, stored in their samples."""
         labels = torch.stack([self.sample_labels(s) for s in samples])
-        for sample, row, cams in zip(samples, labels,
-                                     self.batch_cams(torch.stack(images), labels, text)):
+        cams = [self.full_size_cams(c, s) for c, s in
+                zip(self.batch_cams(torch.stack(images), labels, text), samples)]
+        if self.defer_seeding and self.mean.device.type != 'cpu':  # seeded in the writer's pool
+            cams = host_copy(cams)
+        for sample, row, image_cams in zip(samples, labels, cams):
             try:
-                self.set_seed(sample, cams, (row.nonzero()[:, 0] + 1).tolist())
+                self.store_seed(sample, image_cams, (row.nonzero()[:, 0] + 1).tolist())
             except IMAGE_ERRORS as e:  # the seeder could not read its SAM masks
                 mark_failed(sample, e)
+
+    def full_size_cams(self, cams: torch.Tensor, sample: SegDataSample) -> torch.Tensor:
+        """An image's (K, h, w) CAMs resized to its original size (clamped to [0, 1] unless
+        raw)."""
+        with stage('resize'):
+            cams = resize_cams(cams, sample.metainfo['ori_shape'])
+            if not self.raw_cam:
+                cams.clamp_(0, 1)
+        return cams
 
     def set_seed(self, sample: SegDataSample, cams: torch.Tensor,
                  class_ids: List[int]) -> None:
         """Resize an image's (K, h, w) CAMs of ``class_ids`` to its original size and store them
         in ``sample`` with the seed and its confidence (or, with ``defer_seeding``, with the
         seeder)."""
-        with stage('resize'):
-            cams = resize_cams(cams, sample.metainfo['ori_shape'])
-            if not self.raw_cam:
-                cams.clamp_(0, 1)
+        self.store_seed(sample, self.full_size_cams(cams, sample), class_ids)
+
+    def store_seed(self, sample: SegDataSample, cams: torch.Tensor,
+                   class_ids: List[int]) -> None:
+        """:meth:`set_seed` of CAMs already at the image's original size."""
         # raw CAMs stay float32 in the sample and in CAM files: float16 would flush a weak
         # class's raw values (down to ~1e-9) to 0 (wsss.io.cams.save_cams)
         sample.set_metainfo(dict(cam_class_ids=class_ids, raw_cams=self.raw_cam))
