@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import os.path as osp
+import runpy
 import socket
 import subprocess
 import sys
@@ -186,3 +187,28 @@ def run_tool(*args: str, env: dict = None, timeout: int = 600) -> subprocess.Com
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           env=full_env, timeout=timeout)
+
+
+def run_tool_here(monkeypatch, script: str, *args: str) -> int:
+    """A tool of tools/ in this process (its imports are done: seconds, not a minute); its exit
+    code."""
+    monkeypatch.setattr(sys, 'argv', [script, *args])
+    try:
+        runpy.run_path(osp.join(ROOT, 'tools', script), run_name='__main__')
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    return 0
+
+
+@pytest.fixture
+def tool_here(monkeypatch, capsys):
+    """:func:`run_tool` in this process, for tools whose start (imports) would cost more than
+    their work: ``tool_here('tools/x.py', *args)`` gives the exit code and the printed text."""
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        monkeypatch.chdir(ROOT)
+        code = run_tool_here(monkeypatch, osp.relpath(osp.join(ROOT, script),
+                                                      osp.join(ROOT, 'tools')), *args)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess([script, *args], code, out.out, out.err)
+    return run

@@ -2,7 +2,7 @@ import os
 import os.path as osp
 
 import numpy as np
-from conftest import COCO, VOC, coco_expected, run_tool
+from conftest import COCO, VOC, coco_expected
 from scipy.io import savemat
 from test_datasets import PIPELINE, RELEASED_LINES, coco_label_list
 
@@ -13,7 +13,7 @@ from wsss.io.seeds import read_label_map
 from wsss.registry import DATASETS
 
 
-def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
+def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path, tool_here):
     sbd = tmp_path / 'benchmark_RELEASE' / 'dataset'
     os.makedirs(sbd / 'cls')
     # SBD has img_a (train in VOC) and a new image img_s; img_c is VOC val and stays out.
@@ -25,7 +25,7 @@ def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
                 {'GTcls': {'Segmentation': mask, 'Boundaries': np.zeros(1)}})
     (sbd / 'train.txt').write_text('img_a\nimg_s\n')
     (sbd / 'val.txt').write_text('img_c\n')
-    out = run_tool('tools/dataset_converters/voc_aug.py', voc_root,
+    out = tool_here('tools/dataset_converters/voc_aug.py', voc_root,
                    str(tmp_path / 'benchmark_RELEASE'))
     assert out.returncode == 0, out.stderr
     assert 'train_aug: 3 images' in out.stdout
@@ -46,7 +46,7 @@ def test_voc_aug_converter_writes_masks_and_train_aug(voc_root, tmp_path):
     assert labels['img_s'][VOC['horse'] - 1] == 1 and labels['img_s'].sum() == 1
 
 
-def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path):
+def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path, tool_here):
     """The list drops image 1's dog, keeps image 2's crowd-only car, and names three images the
     annotations lack; image 3 has no annotation and is in neither."""
     path = coco_label_list(tmp_path)
@@ -61,7 +61,7 @@ def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path):
     assert diff['extra_annotated'] == {COCO['dog']: 1} and not diff['extra_listed']
     assert (diff['crowd_only'], diff['crowd_only_listed']) == (1, 1)
 
-    out = run_tool('tools/dataset_converters/coco14.py', coco_root, '--compare-labels', path)
+    out = tool_here('tools/dataset_converters/coco14.py', coco_root, '--compare-labels', path)
     assert out.returncode == 0, out.stderr
     assert 'images: 5 listed, 2 with annotations' in out.stdout
     assert 'only in the list: 3 COCO_train2014_000000000009' in out.stdout
@@ -71,8 +71,8 @@ def test_coco_label_comparison_with_a_released_list(coco_root, tmp_path):
     assert not osp.exists(osp.join(coco_root, 'SegmentationClass'))  # compares, writes nothing
 
 
-def test_coco_converter_writes_gt_the_dataset_loads(coco_root):
-    out = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
+def test_coco_converter_writes_gt_the_dataset_loads(coco_root, tool_here):
+    out = tool_here('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
     assert out.returncode == 0, out.stderr
     assert 'train: wrote 2 masks' in out.stdout
     dataset = DATASETS.build(dict(type='COCO14Dataset', data_root=coco_root, split='train',
@@ -82,5 +82,5 @@ def test_coco_converter_writes_gt_the_dataset_loads(coco_root):
         stem = sample.metainfo['img_name']
         np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(),
                                       coco_expected()[stem]['gt'])
-    again = run_tool('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
+    again = tool_here('tools/dataset_converters/coco14.py', coco_root, '--splits', 'train')
     assert 'train: wrote 0 masks' in again.stdout

@@ -5,17 +5,16 @@ import os
 import os.path as osp
 
 import pytest
-from conftest import run_tool
 from test_eval_seeds import HAND_MIOU, write_hand_cams, write_hand_seeds
 
 
-def test_eval_seeds_tool(voc_root, tmp_path):
+def test_eval_seeds_tool(voc_root, tmp_path, tool_here):
     seed_dir = str(tmp_path / 'seeds')
     write_hand_seeds(seed_dir)
     out = str(tmp_path / 'numbers.json')
     args = ('tools/eval_seeds.py', seed_dir, '--dataset', 'voc12', '--data-root', voc_root,
             '--split', 'train')
-    result = run_tool(*args, '--out', out)
+    result = tool_here(*args, '--out', out)
     assert result.returncode == 0, result.stderr
     assert f'mIoU: {100 * HAND_MIOU:.2f}' in result.stdout
     assert 'mIoU: 83.93' in result.stdout
@@ -30,16 +29,16 @@ def test_eval_seeds_tool(voc_root, tmp_path):
         assert [line.split(',')[0] for line in f] == ['image', 'img_a', 'img_b']
 
     os.remove(osp.join(seed_dir, 'img_b.png'))
-    result = run_tool(*args)
+    result = tool_here(*args)
     assert result.returncode != 0
     assert '1 of 2 seeds are missing' in result.stderr and 'img_b.png' in result.stderr
 
 
-def test_eval_seeds_tool_searches_power_on_cams(voc_root, tmp_path):
+def test_eval_seeds_tool_searches_power_on_cams(voc_root, tmp_path, tool_here):
     cam_dir = str(tmp_path / 'cams')
     write_hand_cams(cam_dir)
     out = str(tmp_path / 'numbers.json')
-    result = run_tool('tools/eval_seeds.py', cam_dir, '--dataset', 'voc12', '--data-root',
+    result = tool_here('tools/eval_seeds.py', cam_dir, '--dataset', 'voc12', '--data-root',
                       voc_root, '--split', 'train', '--powers', '1', '2', '3', '--out', out)
     assert result.returncode == 0, result.stderr
     assert 'best background power: 2\n' in result.stdout

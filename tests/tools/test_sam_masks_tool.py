@@ -4,7 +4,6 @@ import os
 import re
 
 import pytest
-from conftest import run_tool
 from test_sam_masks import TINY_CFG
 
 from wsss.datasets.synthetic import make_synthetic_voc
@@ -17,10 +16,10 @@ def mini_voc(tmp_path_factory) -> str:
                               (('train', 4), ('val', 1)))
 
 
-def test_tool_writes_one_file_per_image_and_a_rerun_none(mini_voc, tmp_path):
+def test_tool_writes_one_file_per_image_and_a_rerun_none(mini_voc, tmp_path, tool_here):
     args = ['tools/sam_masks.py', TINY_CFG, '--work-dir', str(tmp_path), '--cfg-options',
             f'test_dataloader.dataset.data_root={mini_voc}']
-    out = run_tool(*args)
+    out = tool_here(*args)
     assert out.returncode == 0, out.stderr[-3000:]
     assert re.search(r'sam_masks/written: 4\b', out.stdout + out.stderr)
     mask_dir = tmp_path / 'sam_masks'
@@ -31,7 +30,7 @@ def test_tool_writes_one_file_per_image_and_a_rerun_none(mini_voc, tmp_path):
         assert load_mask_array(str(mask_dir / name)).shape[1:] == (96, 128)
     open(mask_dir / 'train_0000.json.123.tmp', 'w').write('half-written by a killed run')
 
-    out = run_tool(*args)
+    out = tool_here(*args)
     assert out.returncode == 0, out.stderr[-3000:]
     assert re.search(r'sam_masks/written: 0\b', out.stdout + out.stderr)
     assert sorted(os.listdir(mask_dir)) == names

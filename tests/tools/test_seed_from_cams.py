@@ -5,13 +5,11 @@ non-square images with one to three of four classes each."""
 import json
 import os
 import os.path as osp
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, run_tool_here
 from mmengine.config import Config
 from pycocotools import mask as mask_utils
 
@@ -136,14 +134,6 @@ def test_cpu_job_resumes_lists_bad_cam_files_and_checks_them(data, tmp_path):
     np.savez(osp.join(cam_dir, 'train_0001.npz'), class_ids=ids, cams=cams[:, :, :-1])
     with pytest.raises(SeedError, match='CAMs of size 55x40 \\(WxH\\) for an image of size 56x40'):
         read_image_cams(osp.join(cam_dir, 'train_0001.npz'), dataset.get_data_info(3))
-
-
-def run_tool_here(monkeypatch, script: str, *args: str) -> int:
-    """A tool in this process (its imports are done: seconds, not a minute); its exit code."""
-    monkeypatch.setattr(sys, 'argv', [script, *args])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(osp.join(ROOT, 'tools', script), run_name='__main__')
-    return exit_info.value.code
 
 
 def test_tools_cams_only_then_seed_from_cams(data, tmp_path, monkeypatch, capsys):

@@ -3,16 +3,15 @@ sharpness, over the images with several classes."""
 import json
 import re
 
-from conftest import run_tool
 from test_select_prompts import TEMPLATES, TINY
 
 
-def test_select_prompts_tool(voc_root, tmp_path):
+def test_select_prompts_tool(voc_root, tmp_path, tool_here):
     cfg = tmp_path / 'tiny.json'
     cfg.write_text(json.dumps(TINY))
     templates = tmp_path / 'templates.txt'
     templates.write_text('# candidates\n' + '\n'.join(TEMPLATES) + '\n\n')
-    result = run_tool('tools/select_prompts.py', '--dataset', 'voc12', '--data-root', voc_root,
+    result = tool_here('tools/select_prompts.py', '--dataset', 'voc12', '--data-root', voc_root,
                       '--split', 'train', '--templates-file', str(templates),
                       '--clip-model-cfg', str(cfg), '--clip-pretrained', 'none',
                       '--device', 'cpu', '--short-side', '48')

@@ -6,10 +6,8 @@ import errno
 import json
 import os
 import os.path as osp
-import runpy
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -47,14 +45,6 @@ DEEPLAB = 'configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-20_minivoc-64x64.py
 def voc(tmp_path) -> str:
     """Four training images (portrait, odd sizes would cost more: the tiny models take any)."""
     return make_synthetic_voc(str(tmp_path / 'voc'), (('train', 4),))
-
-
-def run_tool_here(monkeypatch, script: str, *args: str) -> int:
-    """A tool in this process (its imports are done: seconds, not a minute); its exit code."""
-    monkeypatch.setattr(sys, 'argv', [script, *args])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(osp.join(ROOT, 'tools', script), run_name='__main__')
-    return exit_info.value.code
 
 
 def break_image(root: str, name: str) -> str:
