@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, run_tool_here
 from mmengine.config import Config
 from test_long_jobs import (
     CLIP_ES,
@@ -23,7 +23,6 @@ from test_long_jobs import (
     ZERO_SHOT,
     break_image,
     cut,
-    run_tool_here,
     voc,  # noqa: F401 (fixture)
 )
 from test_seed_jobs import folder_bytes, write_sam_masks
