@@ -9,7 +9,7 @@ import runpy
 import socket
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Union
 
 import numpy as np
 import pytest
@@ -189,14 +189,14 @@ def run_tool(*args: str, env: dict = None, timeout: int = 600) -> subprocess.Com
                           env=full_env, timeout=timeout)
 
 
-def run_tool_here(monkeypatch, script: str, *args: str) -> int:
+def run_tool_here(monkeypatch, script: str, *args: str) -> Union[int, str]:
     """A tool of tools/ in this process (its imports are done: seconds, not a minute); its exit
-    code."""
+    code, or the message it exits with."""
     monkeypatch.setattr(sys, 'argv', [script, *args])
     try:
         runpy.run_path(osp.join(ROOT, 'tools', script), run_name='__main__')
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else int(e.code is not None)
+        return 0 if e.code is None else e.code
     return 0
 
 
@@ -210,5 +210,7 @@ def tool_here(monkeypatch, capsys):
         code = run_tool_here(monkeypatch, osp.relpath(osp.join(ROOT, script),
                                                       osp.join(ROOT, 'tools')), *args)
         out = capsys.readouterr()
+        if isinstance(code, str):  # sys.exit(message): the message on stderr, status 1
+            return subprocess.CompletedProcess([script, *args], 1, out.out, out.err + code)
         return subprocess.CompletedProcess([script, *args], code, out.out, out.err)
     return run
