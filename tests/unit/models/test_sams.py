@@ -5,7 +5,7 @@ import torch
 from pycocotools import mask as mask_utils
 
 from wsss.io.sam_masks import save_masks
-from wsss.models.seeders.sams import sams_seed
+from wsss.models.seeders.sams import paint_masks, sams_seed
 from wsss.registry import SEEDERS
 
 
@@ -45,6 +45,26 @@ def test_at_the_same_level_the_confident_mask_wins():
     # M2 (conf 2/3) before M3 (conf 1): column 3 shows M3's class 8
     np.testing.assert_array_equal(seed, [[3, 0, 0, 8, 0]] * 2)
     np.testing.assert_allclose(conf[0], [1, 2 / 3, 2 / 3, 1, 0.5], atol=1e-6)
+
+
+def painted_in_order(masks: torch.Tensor, confidence: torch.Tensor, levels) -> np.ndarray:
+    """The painting rule word for word: masks in ascending (level, confidence), ties in index
+    order, each painted over the ones before."""
+    winner = np.full(masks.shape[1], -1)
+    for i in sorted(range(len(masks)), key=lambda i: (levels[i], float(confidence[i]), i)):
+        winner[masks[i].numpy()] = i
+    return winner
+
+
+def test_paint_masks_is_the_painters_loop():
+    g = torch.Generator().manual_seed(0)
+    masks = torch.rand(60, 300, generator=g) < 0.3
+    masks[:, :5] = False  # pixels no mask covers
+    confidence = torch.randint(0, 4, (60,), generator=g).float() / 4  # many ties
+    levels = torch.randint(0, 3, (60,), generator=g).tolist()
+    expected = painted_in_order(masks, confidence, levels)
+    assert (expected[:5] == -1).all() and len(np.unique(expected)) > 10
+    np.testing.assert_array_equal(paint_masks(masks, confidence, levels), expected)
 
 
 def test_background_power_and_empty_inputs():
