@@ -3,6 +3,7 @@
 confidence PNG beside it, ``<img_name>_conf.png`` (0..255 <-> 0..1). Stage two's ground truth and
 pseudo labels are read with the same functions. Writes are atomic (temp file + rename), so an
 interrupted run never leaves a half-written seed."""
+import functools
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -14,6 +15,10 @@ from .images import image_size
 
 IGNORE_INDEX = 255
 CONFIDENCE_SUFFIX = '_conf.png'
+# zlib level of the PNGs written here (PIL's default is 6): level 3 encodes seeds several times
+# faster in slightly larger files; the PNGs are most of an argmax seed job's CPU work per image
+# (tools/benchmark/seed_cpu.py, README: Performance). The pixels are the same at any level.
+PNG_COMPRESS_LEVEL = 3
 
 
 def voc_palette(num_colors: int = 256) -> List[List[int]]:
@@ -31,9 +36,11 @@ def voc_palette(num_colors: int = 256) -> List[List[int]]:
     return palette
 
 
-def flat_palette() -> List[int]:
-    """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream)."""
-    return [v for rgb in voc_palette(256) for v in rgb]
+@functools.lru_cache(maxsize=None)
+def flat_palette() -> Tuple[int, ...]:
+    """The 768-entry flat VOC palette PIL expects for mode 'P' images (255, ignore, is cream);
+    built once (every label map written carries it)."""
+    return tuple(v for rgb in voc_palette(256) for v in rgb)
 
 
 class SeedError(ValueError):
@@ -48,24 +55,26 @@ def confidence_path(seed_dir: str, img_name: str) -> str:
     return osp.join(seed_dir, img_name + CONFIDENCE_SUFFIX)
 
 
-def _atomic_save(img: Image.Image, path: str) -> None:
+def _atomic_save(img: Image.Image, path: str, compress_level: int) -> None:
     with atomic_write(path) as f:
-        img.save(f, format='PNG')
+        img.save(f, format='PNG', compress_level=compress_level)
 
 
-def write_label_map(path: str, label: np.ndarray) -> None:
+def write_label_map(path: str, label: np.ndarray,
+                    compress_level: int = PNG_COMPRESS_LEVEL) -> None:
     """Write a label map (H, W) of uint8 class ids as a VOC-palette PNG, atomically."""
     if label.ndim != 2:
         raise SeedError(f'{path}: a label map must be 2-D, got shape {label.shape}')
     img = Image.fromarray(label.astype(np.uint8), mode='P')
     img.putpalette(flat_palette())
-    _atomic_save(img, path)
+    _atomic_save(img, path, compress_level)
 
 
-def write_confidence(path: str, confidence: np.ndarray) -> None:
+def write_confidence(path: str, confidence: np.ndarray,
+                     compress_level: int = PNG_COMPRESS_LEVEL) -> None:
     """Write a confidence map in [0, 1] as a uint8 grey PNG (0..255), atomically."""
     conf = np.clip(np.rint(np.asarray(confidence, np.float64) * 255), 0, 255).astype(np.uint8)
-    _atomic_save(Image.fromarray(conf, mode='L'), path)
+    _atomic_save(Image.fromarray(conf, mode='L'), path, compress_level)
 
 
 def read_label_map(path: str) -> np.ndarray:
