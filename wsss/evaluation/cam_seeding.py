@@ -107,10 +107,10 @@ def seed_cam_dir(dataset: BaseDataset, cam_dir: str, seed_dir: str, seeder: Call
     writer.seconds['read'] = 0.0
     bar = Progress(len(dataset), 'seeds', done=len(dataset) - len(pending))
     pool = BoundedPool(nproc, idle=False)  # the job's own cores: nothing else runs here
-    task = partial(seed_image, writer._outputs(), seeder, cam_dir)
+    task = partial(seed_image, writer.outputs(), seeder, cam_dir)
 
     def add(results: List[Result]) -> None:
-        writer._add(results)
+        writer.add_results(results)
         bar.update(len(results))
 
     try:

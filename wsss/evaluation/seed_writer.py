@@ -79,18 +79,22 @@ class SeedWriter(ImageJobWriter):
         for sample in data_samples:
             if self.skip_failed(sample):
                 continue
-            self.pool.submit(write_image, self._outputs(), _task(sample))
-        self._add(self.pool.finished())
+            self.pool.submit(write_image, self.outputs(), _task(sample))
+        self.add_results(self.pool.finished())
         self.seconds['wait'] += time.perf_counter() - start
 
-    def _outputs(self) -> dict:
+    def outputs(self) -> dict:
+        """Where and what :func:`write_image` writes, for a worker: the folders, whether
+        confidences are saved, the class names (pictures)."""
         classes = self.dataset_meta['classes'] if self.dataset_meta else [
             str(i) for i in range(256)]
         return dict(seed_dir=self.seed_dir, cam_dir=self.cam_dir, show_dir=self.show_dir,
                     save_confidence=self.save_confidence, classes=classes)
 
-    def _add(self, finished: List[Tuple[str, Dict[str, float], Optional[tuple], bool]]
-             ) -> None:
+    def add_results(self, finished: List[Tuple[str, Dict[str, float], Optional[tuple], bool]]
+                    ) -> None:
+        """Count :func:`write_image`'s results: each image written or failed, the seconds of
+        its steps added to :attr:`seconds`."""
         for name, seconds, failure, lost in finished:
             if failure:
                 self.failed(*failure)
@@ -104,7 +108,7 @@ class SeedWriter(ImageJobWriter):
 
     def evaluate(self, size: int) -> dict:
         start = time.perf_counter()
-        self._add(self.pool.close())
+        self.add_results(self.pool.close())
         self.seconds['wait'] += time.perf_counter() - start
         return super().evaluate(size)
 
