@@ -2,6 +2,7 @@
 train, checkpoint, resume, TensorBoard events, testing, and misconfiguration errors (a real
 2-process gloo run: tests/e2e/test_dist_train.py).
 Every stage-two config (SegFormer included) trains in-process in test_stage_two.py."""
+import errno
 import glob
 import importlib.util
 import os
@@ -72,6 +73,40 @@ def test_train_saves_and_resumes_at_the_right_iteration(mini_voc, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert re.search(r'mIoU \d+\.\d+', out.stdout + out.stderr)
     assert osp.isfile(osp.join(work_dir, 'test', 'metrics.json'))
+
+
+def test_a_full_disk_at_a_checkpoint_stops_in_one_line_and_resume_goes_on(mini_voc, tmp_path,
+                                                                           monkeypatch,
+                                                                           tool_here):
+    from mmengine.fileio.backends import LocalBackend
+    work_dir = str(tmp_path / 'work')
+    put = LocalBackend.put
+    saves = []
+
+    def fills_the_disk(self, obj, filepath):
+        saves.append(filepath)
+        if len(saves) < 2:
+            return put(self, obj, filepath)
+        with open(filepath, 'wb') as f:  # half the checkpoint, then no room
+            f.write(obj[:len(obj) // 2])
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(LocalBackend, 'put', fills_the_disk)
+    args = ['--work-dir', work_dir, '--cfg-options', *data_options(mini_voc, 4)]
+    out = tool_here('tools/train.py', DLV3, *args)
+    path = osp.join(work_dir, 'iter_4.pth')
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith(f'error: disk full writing {path} (')
+    assert 'Traceback' not in out.stderr
+    assert not osp.exists(path)  # not left cut
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_2.pth')
+
+    monkeypatch.setattr(LocalBackend, 'put', put)  # space again
+    out = tool_here('tools/train.py', DLV3, '--resume', *args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'train: 2 of 4 iterations already done, 2 to go' in out.stdout + out.stderr
+    assert load_local_checkpoint(path)['meta']['iter'] == 4
 
 
 def free_port() -> int:
