@@ -6,9 +6,12 @@ import json
 import os
 import os.path as osp
 import runpy
+import signal
 import socket
 import subprocess
 import sys
+import time
+from contextlib import suppress
 from typing import Dict, List, Union
 
 import numpy as np
@@ -25,6 +28,12 @@ VOC = {name: i + 1 for i, name in enumerate(VOC12_CLASSES)}
 COCO = {name: i + 1 for i, name in enumerate(COCO14_CLASSES)}
 TESTS = osp.join(ROOT, 'tests')
 TIERS = ('unit', 'tools', 'e2e')
+# open_clip's model config of a two-block tiny CLIP, for the tests of the vision tower's rules
+# (they run it in float64); the instant-test configs' is configs/_base_/models/clip_tiny.py
+TWO_BLOCK_CLIP = dict(
+    embed_dim=32, quick_gelu=True,
+    vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
 
 # Test modules import shared helpers from one another by module name (from test_seed_jobs import
 # ...), as pytest's default import mode allows: every test folder is on sys.path, so that one
@@ -187,6 +196,28 @@ def run_tool(*args: str, env: dict = None, timeout: int = 600) -> subprocess.Com
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           env=full_env, timeout=timeout)
+
+
+def kill_when_written(cmd: List[str], seed_dir: str, count: int, cwd: str = ROOT,
+                      env: dict = None, group: bool = False, timeout: float = 600) -> None:
+    """Start ``cmd`` and SIGKILL it once ``seed_dir`` holds ``count`` confidence PNGs (each
+    written just before its seed); ``group``: its whole process group (the tools a pipeline
+    started), else the process alone (its workers must then end by themselves). Fails if the
+    run ended before it could be killed."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=group)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline and proc.poll() is None:
+            if osp.isdir(seed_dir) and sum(n.endswith('_conf.png')
+                                           for n in os.listdir(seed_dir)) >= count:
+                break
+            time.sleep(0.02)
+        with suppress(ProcessLookupError):  # it ended already: said below
+            os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
 
 
 def run_tool_here(monkeypatch, script: str, *args: str) -> Union[int, str]:

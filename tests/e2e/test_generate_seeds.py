@@ -3,14 +3,13 @@ rerun, and a 2-process run (the model and the sampler in process: tests/unit/mod
 import os
 import os.path as osp
 import re
-import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_tool
+from conftest import ROOT, kill_when_written, run_tool
 
 from wsss.datasets import VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
@@ -101,17 +100,7 @@ def test_killed_seed_run_resumes_to_identical_seeds(reference, mini_voc, tmp_pat
     cmd = [sys.executable, 'tools/generate_seeds.py', str(tmp_path / 'slow.py'), '--work-dir',
            work, *options(mini_voc)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if osp.isdir(seed_dir) and len([f for f in os.listdir(seed_dir)
-                                        if f.endswith('_conf.png')]) >= 3:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+    kill_when_written(cmd, seed_dir, 3, env=env)
     time.sleep(0.5)
     assert job_processes(work) == [], 'workers outlived the killed job'
     done = {f for f in os.listdir(seed_dir) if not f.endswith('_conf.png')}

@@ -6,14 +6,13 @@ import glob
 import json
 import os
 import os.path as osp
-import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, kill_when_written
 from mmengine.config import Config
 
 from wsss.datasets import VOC12Dataset
@@ -65,17 +64,7 @@ def kill_inside_fine_seeds(cwd: str, work_dir: str) -> int:
     """Start the pipeline, SIGKILL it (and its tool) once the fine-seed step has written a seed;
     returns how many seeds were written."""
     seed_dir = osp.join(work_dir, 'fine_seeds/seeds')
-    proc = subprocess.Popen(pipeline_command(work_dir), cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 600
-        while time.time() < deadline and proc.poll() is None:
-            if osp.isdir(seed_dir) and any(n.endswith('_conf.png') for n in os.listdir(seed_dir)):
-                break
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_when_written(pipeline_command(work_dir), seed_dir, 1, cwd=cwd, group=True)
     return len([n for n in os.listdir(seed_dir) if n.endswith('_conf.png')])
 
 

@@ -4,15 +4,12 @@ import os
 import os.path as osp
 import re
 import runpy
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_tool
+from conftest import ROOT, kill_when_written, run_tool
 from test_relevancy import TINY
 
 from wsss.apis import init_stage_one, seed_image
@@ -59,17 +56,7 @@ def test_killed_seed_run_resumes_to_contract_seeds_identical_to_one_pass(mini_vo
     seed_dir, show_dir = osp.join(work, 'seeds'), osp.join(work, 'show')
     args = ['tools/generate_seeds.py', TINY, '--work-dir', work, '--show-dir', show_dir,
             '--cfg-options', f'test_dataloader.dataset.data_root={mini_voc}']
-    proc = subprocess.Popen([sys.executable, *args, 'test_dataloader.batch_size=1'], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if osp.isdir(seed_dir) and len([f for f in os.listdir(seed_dir)
-                                        if f.endswith('_conf.png')]) >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+    kill_when_written([sys.executable, *args, 'test_dataloader.batch_size=1'], seed_dir, 2)
     done = [f for f in os.listdir(seed_dir) if f.endswith('.png') and '_conf' not in f]
     assert 0 < len(done) < 8
 

@@ -4,15 +4,13 @@ uninterrupted run, seeds that pass tools/check_seeds.py, and a 2-process embeddi
 import os
 import os.path as osp
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, kill_when_written
 from mmengine.config import Config
 
 from wsss.datasets import VOC12Dataset
@@ -52,18 +50,7 @@ def chain(tmp_path_factory):
     make_synthetic_voc(osp.join(cwd, 'data/mini_voc'), (('train', N_TRAIN), ('val', 1)))
     work_dir = osp.join(cwd, 'work_dirs', 'tuss')
     seed_dir = osp.join(work_dir, 'zero_shot/seeds')
-    proc = subprocess.Popen(pipeline_command(work_dir), cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 600
-        while time.time() < deadline and proc.poll() is None:
-            if osp.isdir(seed_dir) and len([n for n in os.listdir(seed_dir)
-                                            if n.endswith('_conf.png')]) >= 2:
-                break
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kill_when_written(pipeline_command(work_dir), seed_dir, 2, cwd=cwd, group=True)
     written = len([n for n in os.listdir(seed_dir) if n.endswith('_conf.png')])
     out = subprocess.run(pipeline_command(work_dir), cwd=cwd, capture_output=True, text=True,
                          timeout=900)

@@ -1,7 +1,6 @@
 """tools/test.py's testing modes: multi-scale + flip (mmseg's SegTTAModel) against a hand-run
 average of the views, the dense CRF on predictions (two-region case, ignored GT pixels), and
 submission files (--format-only)."""
-import importlib.util
 import os
 import os.path as osp
 import runpy
@@ -21,6 +20,8 @@ from mmengine.structures import PixelData
 from mmseg.evaluation import IoUMetric
 from mmseg.structures import SegDataSample
 from PIL import Image
+from test_crf import needs_crf
+from test_crf import two_regions as crf_case
 
 from wsss.apis.test_modes import use_crf, use_format_only, use_tta, without_gt
 from wsss.datasets.synthetic import make_synthetic_voc
@@ -29,8 +30,6 @@ from wsss.io.seeds import IGNORE_INDEX, read_label_map
 from wsss.models.segmentors.dense_crf_tta import DenseCRFTestModel, seg_probabilities
 from wsss.registry import METRICS, MODELS, TRANSFORMS
 
-needs_crf = pytest.mark.skipif(importlib.util.find_spec('pydensecrf') is None,
-                               reason='the crf extra (pydensecrf) is not installed')
 TINY = 'configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-20_minivoc-64x64.py'
 
 
@@ -146,22 +145,12 @@ def test_seg_probabilities_by_hand():
 
 
 def two_regions(tmp_path):
-    """A 32x48 image, dark left, bright right (saved losslessly), a prediction whose boundary is
-    4 columns too far right with 8% of its pixels flipped, and a GT with an ignored band."""
-    rng = np.random.default_rng(0)
-    image = np.zeros((32, 48, 3), np.int64)
-    image[:, :24], image[:, 24:] = 40, 200
-    image = np.clip(image + rng.integers(-5, 6, image.shape), 0, 255).astype(np.uint8)
+    """test_crf's two-region image (saved losslessly) and its displaced, speckled prediction as
+    logits, the true labels, and a GT with an ignored band."""
+    image, probs, truth = crf_case()
     path = str(tmp_path / 'two.png')
     Image.fromarray(image).save(path)
-    truth = np.zeros((32, 48), np.int64)
-    truth[:, 24:] = 1
-    noisy = np.zeros((32, 48), np.int64)
-    noisy[:, 28:] = 1
-    flip = rng.random(noisy.shape) < 0.08
-    noisy[flip] = 1 - noisy[flip]
-    right = np.where(noisy == 1, 0.65, 0.35)
-    logits = torch.from_numpy(np.log(np.stack([1 - right, right]))).float()
+    logits = torch.from_numpy(np.log(probs))
     gt = truth.copy()
     gt[:, 26:30] = IGNORE_INDEX  # the displaced strip itself is not scored
     return path, logits, truth, gt

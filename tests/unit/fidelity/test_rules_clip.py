@@ -7,7 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, TWO_BLOCK_CLIP
 from mmengine.config import Config
 from reference_math import mask_bias as ref_mask_bias
 from reference_math import nearest, resize
@@ -23,15 +23,11 @@ from wsss.models.clip import (
 )
 from wsss.models.clip.attention import CLIPAttentionEncoder
 
-TINY = dict(embed_dim=32, quick_gelu=True,
-            vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32),
-            text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
-
 
 @pytest.fixture(scope='module')
 def visual():
     torch.manual_seed(0)
-    return build_clip('tiny', pretrained=None, model_cfg=TINY).double().visual
+    return build_clip('tiny', pretrained=None, model_cfg=TWO_BLOCK_CLIP).double().visual
 
 
 def test_windows_cover_a_portrait_image_whose_height_is_no_multiple_of_the_stride():

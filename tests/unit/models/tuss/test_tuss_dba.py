@@ -4,6 +4,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TWO_BLOCK_CLIP
 
 from wsss.models.clip import (
     CLIPDenseEncoder,
@@ -20,15 +21,11 @@ from wsss.models.clip import (
     window_counts,
 )
 
-TINY = dict(embed_dim=32, quick_gelu=True,
-            vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=2, head_width=32),
-            text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
-
 
 @pytest.fixture(scope='module')
 def encoder() -> CLIPDenseEncoder:
     torch.manual_seed(0)
-    model = build_clip('tiny', pretrained=None, model_cfg=TINY).double()
+    model = build_clip('tiny', pretrained=None, model_cfg=TWO_BLOCK_CLIP).double()
     return CLIPDenseEncoder(model.visual, num_attn_layers=0)
 
 
