@@ -110,6 +110,19 @@ def test_seed_throughput_prints_its_table(capsys):
     assert rows[0].endswith('| 1.00x |') and 'seed pixels differ' in out
 
 
+def test_seed_cpu_prints_its_steps_and_the_painting_table(capsys):
+    out = run_main('seed_cpu', ['--tiny', '--images', '2', '--repeats', '1', '--masks', '3'],
+                   capsys)  # it also checks that both paintings give the same winners
+    assert len(table_rows(out, 'SAMS: ')) == 6 and len(table_rows(out, 'argmax')) == 5
+    assert 'cores of this machine per GPU' in out and len(table_rows(out, 'tiny')) == 1
+
+
+def test_split_seeding_prints_both_tables(capsys):
+    out = run_main('split_seeding', ['--tiny', '--images', '2', '--repeats', '1',
+                                     '--max-nproc', '1'], capsys)
+    assert len(table_rows(out, 'SAMS: seeder')) == 1 and 'speed-up of nproc' in out
+
+
 def test_tuss_prints_each_step_and_the_scale_fit(capsys):
     out = run_main('tuss', ['--tiny', '--masks', '4', '--knn-n', '300', '--probe-iters', '2',
                             '--warmup', '0'], capsys)

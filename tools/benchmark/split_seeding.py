@@ -18,6 +18,9 @@ up to the cores (scaling with processes), with the CRF seeder. All in one proces
 so the ratios share the machine's load.
 
     python tools/benchmark/split_seeding.py --images 8    # ~4 min on a slow 2-core machine
+
+``--tiny``: a tiny random CLIP (configs/_base_/models/clip_tiny.py) and 96x64 images, to check
+that the script runs.
 """
 import argparse
 import os
@@ -25,13 +28,14 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
+from mmengine.config import Config
 from prettytable import PrettyTable
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from seed_throughput import ROOT, make_data  # noqa: E402  (same images and masks)
+from seed_throughput import ROOT, TINY_CLIP, make_data  # noqa: E402  (same images and masks)
 
 CRF_CONFIG = 'configs/clip_es/clip-es_vit-b16_crf_voc12-train.py'
 SEEDERS = {'argmax': dict(type='ArgmaxSeeder'),
@@ -40,7 +44,7 @@ SEEDERS = {'argmax': dict(type='ArgmaxSeeder'),
            'SAMS': dict(type='SAMSSeeder', bg_power=0.7)}
 
 
-def cam_files(data: str, cam_dir: str, images: int) -> Dict[str, float]:
+def cam_files(data: str, cam_dir: str, images: int, tiny: bool = False) -> Dict[str, float]:
     """Seconds per image of the model and of writing its CAM file (--cams-only's writer)."""
     from wsss.apis import load_config
     from wsss.datasets import VOC12Dataset
@@ -48,6 +52,8 @@ def cam_files(data: str, cam_dir: str, images: int) -> Dict[str, float]:
     from wsss.registry import MODELS
     cfg = load_config(osp.join(ROOT, CRF_CONFIG))
     cfg.model.clip.pretrained = None
+    if tiny:  # the instant-test configs' tiny random CLIP (3 blocks)
+        cfg.model.update(clip=Config.fromfile(TINY_CLIP).tiny_clip, num_attn_layers=2)
     cfg.model.seeder = dict(type='ArgmaxSeeder')  # float32 CAM files (the released CRF: float16)
     model = MODELS.build(dict(cfg.model, defer_seeding=True)).eval()
     dataset = VOC12Dataset(data_root=data, split='train',
@@ -84,7 +90,7 @@ def seed_run(data: str, cam_dir: str, seeder_cfg: dict, images: int, nproc: int,
     return dict(wall=time.perf_counter() - start, **metrics['seconds'])
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--images', type=int, default=8, help='N (even)')
@@ -94,16 +100,19 @@ def main() -> int:
     parser.add_argument('--gpu-rate', type=float, default=300,
                         help='CAM images/s assumed for one GPU (not measured here): the table '
                              'says how many cores at this CPU\'s speed keep up with it')
-    args = parser.parse_args()
+    parser.add_argument('--tiny', action='store_true',
+                        help='tiny random CLIP, 96x64 images: checks that it runs')
+    args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count())
     from wsss.utils import register_all_modules
     register_all_modules()
     n = args.images
     with tempfile.TemporaryDirectory() as work:
-        data = make_data(osp.join(work, 'voc'), n)
+        size = (64, 96) if args.tiny else (375, 500)
+        data = make_data(osp.join(work, 'voc'), n, size=size)
         SEEDERS['SAMS']['mask_dir'] = osp.join(data, 'sam_masks')
         cam_dir = osp.join(work, 'cams')
-        cam = cam_files(data, cam_dir, n)
+        cam = cam_files(data, cam_dir, n, args.tiny)
         cam_mib = sum(os.path.getsize(osp.join(cam_dir, f))
                       for f in os.listdir(cam_dir)) / n / 2**20
         per_seeder = {}
@@ -125,7 +134,7 @@ def main() -> int:
             total = compute + writes
             table.add_row([name, f'{compute:.4f}', f'{writes:.4f}', f'{total / cam["cam"]:.2g}',
                            '-' if name.startswith('CAM (') else f'{total * args.gpu_rate:.1f}'])
-        print(f'\n{n} images of 500x375; CAM file {cam_mib:.2f} MiB an image (float32)')
+        print(f'\n{n} images of {size[1]}x{size[0]}; CAM file {cam_mib:.2f} MiB an image (float32)')
         print(table)
 
         scaling = PrettyTable(['CRF released job', 'images', 'nproc', 'wall s', 's / image',
