@@ -11,6 +11,7 @@ from mmseg.structures import SegDataSample
 from ...datasets.transforms import IMAGE_ERRORS, mark_failed
 from ...io.sam_masks import image_masks
 from ...io.seeds import IGNORE_INDEX
+from ...utils.memory import is_out_of_memory, out_of_memory_reason
 from ..seeders.sams import paint_masks
 from .seed_on_logits import MaskSeeds
 
@@ -50,6 +51,8 @@ class TUSSStageModel(BaseModel):
     arrays :class:`wsss.evaluation.MaskStoreWriter` writes)."""
 
     reads_images = False  # the GLCC steps read the masks and the store, not the image
+    # what to lower when an image runs out of memory (models that read images)
+    memory_setting = 'the image\'s size'
 
     def __init__(self, mask_dir: str, data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
@@ -81,8 +84,9 @@ class TUSSStageModel(BaseModel):
 
     def predict(self, inputs, data_samples: List[SegDataSample]) -> List[SegDataSample]:
         """:meth:`predict_one` for each sample; a sample whose image or per-image input (SAM
-        masks, a store file) cannot be read is left with ``load_error``, and the job goes on; a
-        mask folder that does not exist is a wrong setting, and stops it."""
+        masks, a store file) cannot be read, or whose image runs out of memory, is left with
+        ``load_error``, and the job goes on; a mask folder that does not exist is a wrong
+        setting, and stops it."""
         if self.mask_dir and not osp.isdir(self.mask_dir):
             raise FileNotFoundError(f'SAM mask folder {self.mask_dir} not found: make the masks '
                                     'with tools/sam_masks.py, or set model.mask_dir')
@@ -94,6 +98,12 @@ class TUSSStageModel(BaseModel):
                 self.predict_one(image, sample)
             except IMAGE_ERRORS as e:
                 mark_failed(sample, e)
+            except Exception as e:  # noqa: BLE001  one image out of memory ends nothing else
+                if image is None or not is_out_of_memory(e):
+                    raise
+                sample.set_metainfo(dict(load_error=out_of_memory_reason(
+                    sample.metainfo.get('img_path', '?'), tuple(image.shape[-2:]),
+                    self.memory_setting)))
         return data_samples
 
     def predict_one(self, image: Optional[torch.Tensor], sample: SegDataSample) -> None:

@@ -161,6 +161,8 @@ class TUSSZeroShotModel(FrozenCLIP, TUSSStageModel):
         return scale * F.normalize(embeddings, dim=-1) @ text.float().cpu().t()
 
     reads_images = True
+    # windows per encoder batch: the embeddings are the same at any value (docs/tuss.md)
+    memory_setting = 'model.dba.window_batch'
 
     def seed_unlabelled(self, logits: torch.Tensor):
         """Every class of an image without labels, by the open-vocabulary recipe."""

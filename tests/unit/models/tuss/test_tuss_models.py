@@ -136,6 +136,35 @@ def test_missing_masks_name_the_file_and_the_setting(tree, tmp_path):
         run_stage(zero_shot_model(str(tmp_path / 'nowhere')), dataset, str(tmp_path / 's'))
 
 
+def test_an_image_out_of_memory_is_one_failed_entry(tree, monkeypatch):
+    dataset, mask_dir = tree
+    model = zero_shot_model(mask_dir)
+    info = [dataset.get_data_info(i) for i in range(2)]
+    images = [torch.from_numpy(np.ascontiguousarray(mmcv.imread(i['img_path']).transpose(2, 0, 1)))
+              for i in info]
+
+    def samples():
+        return [SegDataSample(metainfo={k: i[k] for k in ('img_name', 'img_labels', 'img_path')})
+                for i in info]
+
+    embed = model.mask_embeddings
+
+    def out_of_memory_on_a(image, masks):
+        if len(masks) == 4:  # img_a's
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 9.00 GiB')
+        return embed(image, masks)
+
+    monkeypatch.setattr(model, 'mask_embeddings', out_of_memory_on_a)
+    a, b = model.predict(images, samples())
+    h, w = images[0].shape[-2:]
+    assert a.metainfo['load_error'] == (f"{info[0]['img_path']}: out of memory at {w}x{h} (WxH); "
+                                        'lower model.dba.window_batch to seed it on this machine')
+    assert 'pred_sem_seg' not in a and 'load_error' not in b.metainfo and 'pred_sem_seg' in b
+    monkeypatch.setattr(model, 'mask_embeddings', lambda *args: 1 / 0)  # a bug stops the job
+    with pytest.raises(ZeroDivisionError):
+        model.predict(images, samples())
+
+
 def test_glcc_stages_on_the_store(tree, tmp_path):
     dataset, mask_dir = tree
     zs = run_stage(zero_shot_model(mask_dir), dataset, str(tmp_path / 'zs/seeds'))
