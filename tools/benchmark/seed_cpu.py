@@ -5,7 +5,9 @@ and SAMS seeds, and so how many cores keep up with one GPU.
 Inputs: the generated VOC-sized images (500x375, 1-3 labels, ~40 synthetic SAM masks each, as
 in seed_throughput.py) and smooth random CAMs of their labelled classes (bilinear from a 24x32
 grid, as a ViT-B/16's are: a noisy map would make the confidence PNG look dearer than it is).
-One thread, the median of ``--repeats`` calls per image, summed over the images.
+One thread, the median of ``--repeats`` calls per image, summed over the images. The loader's
+work (the CLIP-ES test pipeline: JPEG decode, Pillow bicubic resize, packing) is timed too: it
+runs in the loader processes beside, and counts in the cores a GPU needs.
 
   baseline  what wsss did before: the SAMS painting as the maximum over an (N, P) int64
             product of the masks and their painting ranks, the mask areas as an int64 sum, PNGs
@@ -47,7 +49,7 @@ from wsss.models.seeders.sams import paint_masks, sams_seed
 from wsss.utils.benchmark import PeakMemory, run_in_child
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from seed_throughput import make_data  # noqa: E402  (same images and masks)
+from seed_throughput import CONFIGS, ROOT, make_data  # noqa: E402  (same images and masks)
 
 PIL_DEFAULT_LEVEL = 6
 
@@ -82,6 +84,12 @@ def smooth_cams(k: int, size: tuple, rng: torch.Generator) -> torch.Tensor:
 
 def per_image_steps(data: str, images: int, repeats: int, work: str) -> Dict[str, float]:
     """Seconds per image of every step, baseline and wsss, summed over the images / images."""
+    from wsss.apis import load_config
+    from wsss.datasets import VOC12Dataset
+    from wsss.utils import register_all_modules
+    register_all_modules()
+    pipeline = load_config(osp.join(ROOT, CONFIGS['cam'])).test_dataloader.dataset.pipeline
+    dataset = VOC12Dataset(data_root=data, split='train', pipeline=pipeline)
     rng = torch.Generator().manual_seed(0)
     steps: Dict[str, float] = {}
 
@@ -102,6 +110,7 @@ def per_image_steps(data: str, images: int, repeats: int, work: str) -> Dict[str
                            paint_by_rank_product(flat, confidence, levels)):
             raise AssertionError(f'{name}: the two paintings disagree')
 
+        add('loader', lambda: dataset[i])
         add('read masks', lambda: image_masks(mask_dir, name, label.shape))
         add('SAMS seeder', lambda: sams_seed(cams, class_ids, torch.from_numpy(masks), levels))
         add('areas int64', lambda: flat.sum(dim=1))
@@ -177,7 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     base, new = PIL_DEFAULT_LEVEL, PNG_COMPRESS_LEVEL
     sams_base = s['SAMS seeder'] - s['paint wsss'] - s['areas int32'] \
         + s['paint baseline'] + s['areas int64']
-    rows = [('SAMS: read masks (JSON, RLE decode)', s['read masks'], s['read masks']),
+    rows = [('loader: decode, resize, pack (CLIP-ES)', s['loader'], s['loader']),
+            ('SAMS: read masks (JSON, RLE decode)', s['read masks'], s['read masks']),
             ('SAMS: mask areas', s['areas int64'], s['areas int32']),
             ('SAMS: painting', s['paint baseline'], s['paint wsss']),
             ('SAMS: seeder (areas, scores, painting)', sams_base, s['SAMS seeder']),
@@ -204,9 +214,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{seeder} PNG files: {s[f"{seeder} KiB {base}"]:.1f} KiB an image at zlib level '
               f'{base}, {s[f"{seeder} KiB {new}"]:.1f} at {new} '
               f'({s[f"{seeder} KiB {new}"] / s[f"{seeder} KiB {base}"]:.2f}x)')
-    print(f'cores of this machine per GPU at {args.gpu_rate:g} images/s: ' + ', '.join(
-        f'{k} {v[0] * args.gpu_rate:.1f} -> {v[1] * args.gpu_rate:.1f}'
-        for k, v in totals.items()))
+    print(f'cores of this machine per GPU at {args.gpu_rate:g} images/s, the loader\'s '
+          f'{s["loader"] * args.gpu_rate:.1f} included: ' + ', '.join(
+              f'{k} {(v[0] + s["loader"]) * args.gpu_rate:.1f} -> '
+              f'{(v[1] + s["loader"]) * args.gpu_rate:.1f}' for k, v in totals.items()))
     print(painting_scale(args.masks, sizes, args.repeats))
     print(f'machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}')
     return 0
