@@ -35,11 +35,13 @@ def spare_cores() -> int:
 
 def loader_workers(most: int = 4) -> int:
     """Dataloader processes for this rank. Beside a GPU, a third of the rank's cores, at least
-    one and at most ``most`` (JPEG decoding and resizing take a few ms an image: four keep up
-    with a GPU's CAMs; the other cores go to post-processing, :func:`spare_cores`). Where the
-    model runs on the CPU, up to ``most`` of the cores beyond torch's threads, usually 0: the
-    images are then decoded in the model's process (about 1% of an image's time there), since
-    loader processes would take time from the model's threads (README: Performance)."""
+    one and at most ``most`` (decoding, resizing and packing a VOC image take ~7 ms, so four
+    keep up with ~550 images/s, tools/benchmark/seed_cpu.py; the other cores go to
+    post-processing, :func:`spare_cores`, which costs 2-6x more per image for argmax and SAMS
+    seeds). Where the model runs on the CPU, up to ``most`` of the cores beyond torch's
+    threads, usually 0: the images are then decoded in the model's process (about 1% of an
+    image's time there), since loader processes would take time from the model's threads
+    (README: Performance)."""
     cores = cores_per_rank()
     if torch.cuda.is_available():
         return max(1, min(most, cores // 3))
