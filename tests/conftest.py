@@ -214,7 +214,10 @@ def kill_when_written(cmd: List[str], seed_dir: str, count: int, cwd: str = ROOT
                 break
             time.sleep(0.02)
         with suppress(ProcessLookupError):  # it ended already: said below
-            os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
