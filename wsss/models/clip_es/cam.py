@@ -119,7 +119,8 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
     _check(ln1, labels, text_feats)
     labels = labels.bool()
     counts = labels.sum(dim=1)
-    K = int(counts.max()) if len(counts) else 0
+    sizes = counts.tolist()  # one wait for a GPU; slicing by counts[b] would wait per image
+    K = max(sizes, default=0)
     if K == 0:
         return [ln1.new_zeros(0, *grid, dtype=torch.float32) for _ in range(len(labels))]
     probs = class_scores(image_feature, text_feats, labels, logit_scale, target)
@@ -135,7 +136,7 @@ def softmax_gradcam(ln1: torch.Tensor, image_feature: torch.Tensor, text_feats: 
         weights.append(grad.float().mean(dim=1))
     cams = torch.einsum('kbd,bnd->bkn', torch.stack(weights), ln1.detach().float())
     cams = _finish(cams, grid, raw, norm_passes)
-    return [cams[b, :counts[b]] for b in range(len(labels))]
+    return [cams[b, :n] for b, n in enumerate(sizes)]
 
 
 def gradcam_per_class_loop(ln1: torch.Tensor, image_feature: torch.Tensor,

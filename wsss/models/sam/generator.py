@@ -50,9 +50,13 @@ DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
 
 def level_scores(iou_preds: torch.Tensor, levels: torch.Tensor,
                  offsets: Sequence[float]) -> torch.Tensor:
-    """Each mask's predicted IoU plus the offset of its level (``offsets[level]``)."""
-    offsets = torch.as_tensor(offsets, dtype=iou_preds.dtype, device=iou_preds.device)
-    return iou_preds + offsets[levels]
+    """Each mask's predicted IoU plus the offset of its level (``offsets[level]``). Built from
+    Python numbers: a table of offsets on a GPU would be a copy that waits for the device."""
+    scores = iou_preds
+    for level, offset in enumerate(offsets):
+        if offset:
+            scores = torch.where(levels == level, iou_preds + offset, scores)
+    return scores
 
 
 def rock_sand_water_keep(masks: torch.Tensor, levels: torch.Tensor,
@@ -79,6 +83,12 @@ def rock_sand_water_keep(masks: torch.Tensor, levels: torch.Tensor,
         recall = (m @ flat[kept].float().T) / m.sum(1, keepdim=True)
         keep[candidates] = recall.amax(1) < thresh
     return keep
+
+
+def _keep(data: MaskData, keep: torch.Tensor) -> None:
+    """``data.filter(keep)`` for a bool ``keep``, by its indices: on a GPU one wait for the device
+    instead of one per field (each bool index is a ``nonzero``)."""
+    data.filter(keep.nonzero()[:, 0])
 
 
 def _cat(parts: List[MaskData]) -> MaskData:
@@ -215,8 +225,8 @@ class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
         data = _cat([self._decode(features, batch, im_size)
                      for batch in points.split(self.points_per_batch)])
         if self.pred_iou_thresh > 0.0:  # the IoU test needs no mask: rejects are never upscaled
-            data.filter(level_scores(data['iou_preds'], data['level'], self.score_thresh_offset)
-                        > self.pred_iou_thresh)
+            _keep(data, level_scores(data['iou_preds'], data['level'], self.score_thresh_offset)
+                  > self.pred_iou_thresh)
         data = self._upscale(data, input_size, im_size, crop_box, orig_size)
         keep = batched_nms(data['boxes'].float(),
                            level_scores(data['iou_preds'], data['level'], self.score_nms_offset),
@@ -238,17 +248,21 @@ class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
         model, device = self.predictor.model, self.predictor.device
         target = self.predictor.transform.target_length
         new_h, new_w = ResizeLongestSide.get_preprocess_shape(*im_size, target)
-        # ResizeLongestSide.apply_coords, in float64 on the device
-        in_points = points * torch.tensor([new_w / im_size[1], new_h / im_size[0]],
-                                          dtype=points.dtype, device=device)
+        # ResizeLongestSide.apply_coords, in float64 on the device; scaled by Python numbers, as
+        # a tensor of scales would be a copy that waits for the previous batch's decoder
+        in_points = torch.stack([points[:, 0] * (new_w / im_size[1]),
+                                 points[:, 1] * (new_h / im_size[0])], dim=1)
         in_labels = torch.ones(len(points), dtype=torch.int, device=device)
         sparse, dense = model.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]),
                                              boxes=None, masks=None)
+        # without a mask prompt ``dense`` is one embedding expanded over the batch: cast that one
+        # (a cast of the expanded view would write 2 bytes x 256 x 64 x 64 per prompt)
+        dense = dense[:1].to(self.dtype).expand_as(dense)
         low_res, iou_preds = model.mask_decoder(
             image_embeddings=features,
             image_pe=model.prompt_encoder.get_dense_pe().to(self.dtype),
             sparse_prompt_embeddings=sparse.to(self.dtype),
-            dense_prompt_embeddings=dense.to(self.dtype), multimask_output=True)
+            dense_prompt_embeddings=dense, multimask_output=True)
         num_levels = iou_preds.shape[1]
         return MaskData(low_res=low_res.flatten(0, 1).float(),
                         iou_preds=iou_preds.flatten(0, 1).float(),
@@ -275,7 +289,7 @@ class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
         keep = ~is_box_near_crop_edge(data['boxes'], crop_box, [0, 0, orig_size[1], orig_size[0]])
         if self.stability_score_thresh > 0.0:
             keep &= data['stability_score'] >= self.stability_score_thresh
-        data.filter(keep)
+        _keep(data, keep)
         return data
 
 
