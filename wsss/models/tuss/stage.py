@@ -70,12 +70,12 @@ class TUSSStageModel(BaseModel):
         """Paint the seed and attach it, its confidence and the stored arrays to ``sample``."""
         H, W = masks.shape[-2:]
         flat = masks.reshape(len(masks), H * W)
-        winner = paint_masks(flat, seeds.confidence, [r['level'] for r in records])
-        covered = winner >= 0
-        seed = torch.zeros(H * W, dtype=torch.uint8)
-        confidence = torch.zeros(H * W)
-        seed[covered] = seeds.labels.cpu().to(torch.uint8)[winner[covered]]
-        confidence[covered] = seeds.confidence.float().cpu()[winner[covered]]
+        winner = paint_masks(flat, seeds.confidence, [r['level'] for r in records]).numpy()
+        # lookups with a leading 0 for the pixels no mask covers (winner -1)
+        labels = np.concatenate([[0], seeds.labels.cpu().numpy()]).astype(np.uint8)
+        confidence = np.concatenate([[0], seeds.confidence.float().cpu().numpy()])
+        seed = torch.from_numpy(labels[winner + 1])
+        confidence = torch.from_numpy(confidence.astype(np.float32)[winner + 1])
         sample.pred_sem_seg = PixelData(data=seed.view(1, H, W))
         sample.seed_confidence = PixelData(data=confidence.clamp(0, 1).view(1, H, W))
         K = self.num_classes
