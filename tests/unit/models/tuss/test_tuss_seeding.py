@@ -5,12 +5,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmseg.structures import SegDataSample
 
 from wsss.datasets.class_names import TUSS_VOCABULARIES
 from wsss.models.clip import TextEncoder
 from wsss.models.clip.text import VILD_TEMPLATES
 from wsss.models.seeders import paint_masks
 from wsss.models.tuss import gt_vote_fractions, seed_on_logits
+from wsss.models.tuss.seed_on_logits import MaskSeeds
+from wsss.models.tuss.stage import TUSSStageModel
 
 
 def test_vild_templates_and_vocabularies():
@@ -116,6 +119,28 @@ def test_t16_painting_order():
     # same level: the more confident mask is painted last
     same = paint_masks(torch.stack([a, b]).flatten(1), torch.tensor([.6, .99]), [1, 1])
     assert same.view(4, 4)[1, 1] == 1
+
+
+def test_finish_paints_labels_and_clamped_confidences_uncovered_pixels_zero():
+    """TUSSStageModel.finish on three masks (2x4): order m1 (level 1), m0, m2 (level 2, conf
+    .5 < 1.2); m2's confidence 1.2 is clamped to 1; pixel (1, 3) is uncovered: 0 with 0."""
+    masks = torch.zeros(3, 2, 4, dtype=torch.bool)
+    masks[0, 0] = True                          # label 15, level 2, conf .5
+    masks[1, :, :2] = True                      # label 0 (background), level 1, conf .9
+    masks[2, :, 2] = True                       # label 3, level 2, conf 1.2
+    seeds = MaskSeeds(scores=torch.tensor([[0., 0., .5], [.9, 0., 0.], [0., 1.2, 0.]]),
+                      labels=torch.tensor([15, 0, 3]), confidence=torch.tensor([.5, .9, 1.2]),
+                      class_ids=torch.tensor([0, 3, 15]))
+    model = TUSSStageModel(mask_dir='')
+    model.num_classes = 21
+    sample = SegDataSample()
+    model.finish(sample, masks, [dict(level=2), dict(level=1), dict(level=2)], seeds, {})
+    assert sample.pred_sem_seg.data[0].tolist() == [[15, 15, 3, 15], [0, 0, 3, 0]]
+    torch.testing.assert_close(sample.seed_confidence.data[0],
+                               torch.tensor([[.5, .5, 1., .5], [.9, .9, 1., 0.]]))
+    assert sample.pred_sem_seg.data.dtype == torch.uint8
+    assert sample.mask_store['scores'].shape == (3, 21) and \
+        sample.mask_store['cls_lb'].nonzero()[0].tolist() == [0, 3, 15]
 
 
 def test_gt_vote_fractions():
