@@ -155,3 +155,45 @@ def test_device_kit_runs_from_the_packed_files_alone(tmp_path, script, args, hea
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert header in proc.stdout
+
+
+def write_wheel(path: str) -> None:
+    """A one-module pure-Python wheel (``kit_probe``), enough for pip and for a plain unzip."""
+    import zipfile
+    info = 'kit_probe-1.0.dist-info'
+    files = {'kit_probe.py': 'WHERE = "site"\n',
+             f'{info}/METADATA': 'Metadata-Version: 2.1\nName: kit-probe\nVersion: 1.0\n',
+             f'{info}/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n'
+                              'Tag: py3-none-any\n'}
+    files[f'{info}/RECORD'] = ''.join(f'{name},,\n' for name in files) + f'{info}/RECORD,,\n'
+    with zipfile.ZipFile(path, 'w') as wheel:
+        for name, text in files.items():
+            wheel.writestr(name, text)
+
+
+@pytest.mark.parametrize('has_pip', [True, False], ids=['pip', 'no-pip'])
+def test_device_kit_run_sh_installs_the_wheels_once_with_or_without_pip(tmp_path, has_pip):
+    """run.sh puts the kit's wheels on the path, by pip or, on a Python without pip, unzipped;
+    an install cut short (site.tmp left behind) is redone."""
+    import pack
+    kit = tmp_path / 'device_kit'
+    pack.assemble(str(kit))
+    (kit / 'wheels').mkdir()
+    write_wheel(str(kit / 'wheels' / 'kit_probe-1.0-py3-none-any.whl'))
+    (kit / 'probe.py').write_text('import kit_probe, sys; print(kit_probe.WHERE, sys.argv[1:])\n')
+    (kit / 'site.tmp').mkdir()  # a cut install
+    (kit / 'site.tmp' / 'kit_probe.py').write_text('WHERE = "cut"\n')
+    shim = tmp_path / 'bin'
+    shim.mkdir()
+    refuse_pip = 'if [ "$1 $2" = "-m pip" ]; then echo "No module named pip" >&2; exit 1; fi\n'
+    (shim / 'python3').write_text('#!/bin/bash\n' + ('' if has_pip else refuse_pip)
+                                  + f'exec {sys.executable} "$@"\n')
+    (shim / 'python3').chmod(0o755)
+    env = {**os.environ, 'PATH': f'{shim}:{os.environ["PATH"]}'}
+    env.pop('PYTHONPATH', None)
+    for _ in range(2):  # the second run finds site/ and installs nothing
+        proc = subprocess.run(['bash', str(kit / 'run.sh'), 'probe.py', '--x'], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip() == "site ['--x']"
+        assert (kit / 'site' / 'kit_probe.py').exists() and not (kit / 'site.tmp').exists()

@@ -4,19 +4,20 @@ Generators, at the same settings:
 
   stock      segment-anything's SamAutomaticMaskGenerator ('coco_rle' output)
   wsss       LevelAwareMaskGenerator with offsets (0, 0, 0) and no rock-sand-water filter, one
-             crop per encoder call: must return exactly the stock masks (checked; exit 1
-             otherwise)
-  wsss-fma   LevelAwareMaskGenerator with FMA-WSSS's level-aware changes (other masks) and its
-             default crop batch (all crops in one encoder call); bfloat16: device_kit/
+             crop per encoder call and the stock prompt batch (64): the same shapes through the
+             model, so it must return exactly the stock masks, on a GPU too (checked; exit 1
+             otherwise); its gain is the filtering's alone
+  wsss-fma   LevelAwareMaskGenerator with FMA-WSSS's level-aware changes (other masks), its
+             default crop batch (all crops in one encoder call) and --points-per-batch prompts
+             per decoder call; bfloat16: device_kit/
 
 Settings are FMA-WSSS's (32 points a side, one crop layer, IoU 0.86, stability 0.92, small
 regions < 100 px removed); on a CPU the defaults are smaller (8 points a side, no crop layer,
 ViT-B, one image) so that the run takes minutes. Images: synthetic VOC-sized (375x500) pictures.
-Without --checkpoint the weights are random, which predict IoUs and mask logits near 0 so that no
-mask would pass the filters (and the stock generator fails on an image without masks): the IoU
-head's output is raised by 0.82 and the mask logits scaled by 300, after which about half the masks
-pass each filter, as with trained weights; the masks themselves stay random blobs, fewer and
-larger than a trained SAM's, so the time spent after the decoder is a lower bound.
+Without --checkpoint the weights are random, calibrated so that masks pass the filters
+(``wsss.utils.benchmark.calibrate_random_sam``; without it the stock generator fails on an image
+without masks); the masks stay random blobs, fewer and larger than a trained SAM's, so the time
+spent after the decoder is a lower bound.
 
 Timing: one process, one SAM, the generators taking turns image by image, so that load drift hits
 them alike; each one's time is split into image encoder, mask decoder and the rest (hooks on the
@@ -45,12 +46,19 @@ from segment_anything.modeling import Sam
 
 from wsss.datasets.synthetic import make_sample
 from wsss.models.sam import LevelAwareMaskGenerator, build_sam
-from wsss.utils.benchmark import PeakMemory, Stopwatch, preload_for_children, run_in_child
+from wsss.utils.benchmark import (
+    PeakMemory,
+    Stopwatch,
+    calibrate_random_sam,
+    preload_for_children,
+    run_in_child,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = osp.join(ROOT, 'configs/sam/sam_tiny_minivoc.py')
 
 GENERATORS = ('stock', 'wsss', 'wsss-fma')
+STOCK_POINTS_PER_BATCH = 64  # SamAutomaticMaskGenerator's default
 NO_LEVELS = dict(score_thresh_offset=(0, 0, 0), score_nms_offset=(0, 0, 0),
                  rock_sand_water_thresh=None)
 
@@ -67,7 +75,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--points-per-side', type=int, help='default: 32 CUDA, 8 CPU')
     parser.add_argument('--crop-n-layers', type=int, help='default: 1 CUDA, 0 CPU')
     parser.add_argument('--points-per-batch', type=int, default=256,
-                        help="wsss generators' prompt batch (the stock one keeps its 64)")
+                        help="wsss-fma's prompt batch (stock and wsss: 64)")
     parser.add_argument('--tiny', action='store_true',
                         help="the tiny random SAM and thresholds of the instant-test config")
     args = parser.parse_args(argv)
@@ -88,12 +96,7 @@ def load_sam(args: argparse.Namespace) -> Sam:
             args.device)
     sam = build_sam(args.model_type, args.checkpoint).to(args.device)
     if args.checkpoint is None:
-        # Make random weights pass the filters about as often as trained ones (see above).
-        decoder = sam.mask_decoder
-        decoder.iou_prediction_head.layers[-1].bias.add_(0.82)
-        for mlp in decoder.output_hypernetworks_mlps:
-            mlp.layers[-1].weight.mul_(300)
-            mlp.layers[-1].bias.mul_(300)
+        calibrate_random_sam(sam)
     return sam
 
 
@@ -112,8 +115,8 @@ def make_generator(name: str, sam: Sam,
     if name == 'stock':
         return SamAutomaticMaskGenerator(sam, output_mode='coco_rle', **settings)
     if name == 'wsss':
-        return LevelAwareMaskGenerator(sam, points_per_batch=args.points_per_batch, crop_batch=1,
-                                       **settings, **NO_LEVELS)
+        return LevelAwareMaskGenerator(sam, points_per_batch=STOCK_POINTS_PER_BATCH,
+                                       crop_batch=1, **settings, **NO_LEVELS)
     return LevelAwareMaskGenerator(sam, points_per_batch=args.points_per_batch, **settings)
 
 
@@ -204,8 +207,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     model = 'tiny' if args.tiny else args.model_type
     print(f'\nSAM {model}, {weights}; {device}; {n} image(s) 375x500 after '
           f'{args.warmup} warm-up; points_per_side={args.points_per_side}, '
-          f'crop_n_layers={args.crop_n_layers}, other settings FMA-WSSS\'s; wsss '
-          f'points_per_batch={args.points_per_batch}\n')
+          f'crop_n_layers={args.crop_n_layers}, other settings FMA-WSSS\'s; '
+          f'points_per_batch: stock and wsss {STOCK_POINTS_PER_BATCH}, wsss-fma '
+          f'{args.points_per_batch}\n')
     print('| generator | images/s | s/image: encoder | decoder | rest | peak MiB: all '
           '| after the encoder | masks/image | same masks as stock |')
     print('|---|---|---|---|---|---|---|---|---|')

@@ -34,7 +34,9 @@ workers; read when their summed
 RSS, sampled every 50 ms, reaches a new high, and every 2 s: a peak shorter than that can be
 missed), and the seconds per image of each stage: load, CLIP (forward + GradCAM; for wsss the
 model's forward, by forward hooks), CAA (affinity + refinement; resize included: the library's
-``stage`` marks), CRF/SAMS (the seeder) and write (PNG encoding). For wsss, load
+``stage`` marks; on a GPU each stage is synchronised at its ends, so that queued kernels land in
+their own stage), CRF/SAMS (the seeder) and write (PNG encoding). With ``--device cpu`` the GPUs
+are hidden from both variants. For wsss, load
 is the model's wait for the dataloader, CRF/SAMS and write are busy time in the workers (beside
 the model), and "wait" is the model blocked on a full pool or at the end. The seed pixels where
 baseline and wsss differ are counted: their GradCAMs differ in float rounding only, but with
@@ -277,11 +279,15 @@ def cam_difference(model, dataset, n: int) -> Dict[str, float]:
 
 def child(args: argparse.Namespace, method: str, variant: str, data: str, work: str) -> dict:
     """One (method, variant) run, in a child process of its own: its times, memory, stages."""
+    if not str(args.device).startswith('cuda'):
+        # mmengine's Runner puts the model on a GPU whenever one is visible; the baseline
+        # follows --device: hide the GPUs so that both run where asked
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
     from wsss.utils import register_all_modules
     register_all_modules()
     cfg = load_cfg(method, data, work, args.tiny)
     cfg.method, cfg.device = method, args.device
-    watch = Stopwatch()
+    watch = Stopwatch(args.device)  # stages synchronised on a GPU
     seed_dir = osp.join(work, 'seeds')
     monitor = ProcessTreePeak()
     if variant == 'wsss':

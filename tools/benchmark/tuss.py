@@ -106,8 +106,12 @@ def bench_embeddings(args) -> Dict[str, float]:
     base, ours = results.values()
     first, second = outputs.values()
     diff = (first - second).abs().max().item()
-    print(f'  speed-up {base / ours:.2f}x; embeddings differ by at most {diff:.2e}')
-    if diff > 1e-4:
+    relative = diff / max(first.abs().max().item(), 1e-12)
+    print(f'  speed-up {base / ours:.2f}x; embeddings differ by at most {diff:.2e} '
+          f'({relative:.1e} of the largest)')
+    # a GPU may run the two batch sizes on other kernels (cuDNN's TF32 convolutions by
+    # default), which round differently: the check is relative and allows TF32's rounding
+    if relative > 1e-3:
         raise SystemExit('batched and one-by-one windows disagree')
     return results
 

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -128,6 +129,67 @@ def stage(name: str) -> Iterator[None]:
         return
     with _LISTENERS[-1](name):
         yield
+
+
+def count_syncs(fn: Callable[[], Any], device: Any) -> Optional[int]:
+    """Times one call of ``fn`` makes the host wait for a CUDA device (CUDA's sync debug mode
+    warns at each; the synchronisation after the call is not one of them); None elsewhere."""
+    if not is_cuda(device):
+        return None
+    torch.cuda.set_sync_debug_mode('warn')
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            fn()
+            torch.cuda.synchronize(device)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    return sum('synchroniz' in str(w.message) for w in caught)
+
+
+# ---------------------------------------------------------------- random models and their outputs
+def calibrate_random_sam(sam: torch.nn.Module) -> None:
+    """Let a SAM with random weights (no checkpoint) pass the mask filters about as often as a
+    trained one: random weights predict IoUs and mask logits near 0, so that no mask passes
+    FMA-WSSS's filters (IoU > 0.86, stability >= 0.92 at offset 1.0) and the steps after them
+    (upscaling, NMS, clean-up, encoding) would never run. The IoU head's output is raised by 0.82
+    and the mask logits scaled by 300, after which about half the masks pass each filter; the
+    masks stay random blobs, fewer and larger than a trained SAM's."""
+    decoder = sam.mask_decoder
+    with torch.no_grad():
+        decoder.iou_prediction_head.layers[-1].bias.add_(0.82)
+        for mlp in decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].weight.mul_(300)
+            mlp.layers[-1].bias.mul_(300)
+
+
+def mask_record_differences(ours: List[dict], reference: List[dict], tol: float) -> str:
+    """How two lists of SAM mask records (the generators' 'coco_rle' output) differ beyond
+    float rounding, '' if they do not: the same masks (RLE, level, click, crop, box, area), the
+    predicted IoUs and stability scores within ``tol``, in the same order but for swaps of masks
+    whose predicted IoUs lie within ``tol`` of each other (their order is the rounding's)."""
+    def identity(m: dict) -> tuple:
+        return (m['segmentation']['counts'], m.get('level'), tuple(m['point_coords'][0]),
+                tuple(m['crop_box']), tuple(m['bbox']), m['area'])
+
+    index = {identity(m): i for i, m in enumerate(reference)}
+    if not len(index) == len(reference) == len(ours):
+        return f'{len(ours)} masks against {len(reference)}'
+    order = []
+    for n, m in enumerate(ours):
+        if identity(m) not in index:
+            return f'mask {n} (click {m["point_coords"][0]}) is not among the reference masks'
+        i = index[identity(m)]
+        for key in ('predicted_iou', 'stability_score'):
+            if abs(m[key] - reference[i][key]) >= tol:
+                return f'mask {n}: {key} {m[key]} against {reference[i][key]}'
+        order.append(i)
+    for a in range(len(order)):
+        for b in range(a + 1, len(order)):
+            if order[a] > order[b] and \
+                    abs(ours[a]['predicted_iou'] - ours[b]['predicted_iou']) >= 2 * tol:
+                return f'masks {a} and {b} in the other order'
+    return ''
 
 
 # ---------------------------------------------------------------- memory

@@ -19,7 +19,6 @@ GradCAMs accumulated in float32).
     python bench_clip.py --device cpu --tiny --batches 1 2 --images 4 --size 64x96
 """
 import argparse
-import warnings
 from typing import Dict, List
 
 import open_clip
@@ -27,9 +26,10 @@ import torch
 
 from wsss.models.clip.encoder import CLIPDenseEncoder
 from wsss.models.clip_es.cam import attention_affinity, softmax_gradcam
-from wsss.utils.benchmark import PeakMemory, timed
+from wsss.utils.benchmark import PeakMemory, count_syncs, timed
 
 NUM_CLASSES, NUM_BACKGROUND = 20, 27  # VOC, and CLIP-ES's background words
+LOGIT_SCALE = 100.0  # CLIP's exp(logit_scale); a number, not a tensor a GPU would wait to copy
 TINY = dict(embed_dim=32, vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16,
                                           image_size=64),
             text_cfg=dict(context_length=8, vocab_size=100, width=16, heads=2, layers=1))
@@ -59,8 +59,8 @@ def make_batches(args: argparse.Namespace, batch: int, text_dim: int):
 def cams_of(encoder, images, labels, text, post: bool, dtype) -> List[torch.Tensor]:
     with torch.enable_grad():
         out = encoder(images.to(dtype))
-        cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels,
-                               torch.tensor(100.0, device=text.device), out.grid)
+        cams = softmax_gradcam(out.ln1, out.image_feature.float(), text, labels, LOGIT_SCALE,
+                               out.grid)
     if post:
         affinity = attention_affinity([a.float() for a in out.attn])
         if caa_refine is not None:
@@ -93,21 +93,9 @@ def run(args: argparse.Namespace, precision: str, batch: int, reference: Dict) -
             key = (batch, 'cams')
             reference.setdefault(key, first)
             row['err'] = float((first - reference[key]).abs().max())
-    row['syncs'] = count_syncs(encoder, data[-1], text, dtype) if cuda else None
+    row['syncs'] = count_syncs(lambda: cams_of(encoder, *data[-1], text, False, dtype),
+                               args.device)
     return row
-
-
-def count_syncs(encoder, batch, text, dtype) -> int:
-    """Host synchronisations in one model-only batch (CUDA's sync debug mode warns at each)."""
-    torch.cuda.set_sync_debug_mode('warn')
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            cams_of(encoder, *batch, text, False, dtype)
-            torch.cuda.synchronize()
-    finally:
-        torch.cuda.set_sync_debug_mode('default')
-    return sum('synchroniz' in str(w.message) for w in caught)
 
 
 try:  # CAA's boxes need OpenCV, which the kit leaves out

@@ -13,6 +13,7 @@ prints per precision:
   finish s      finish_masks (clean-up, rock-sand-water filter, RLE: the writer's CPU workers'
                 share) per image, on one core; without OpenCV (not in the kit: 50 MB) the
                 clean-up is left out, marked *
+  syncs/crop    times the host waits for the device per crop in generate_dense (CUDA)
   peak GiB      the device's peak allocated memory
   masks         masks per image, and for bfloat16 how many of float32's masks (same click,
                 level and crop) it keeps with a mask IoU >= 0.9
@@ -20,7 +21,9 @@ prints per precision:
     python bench_sam.py --device cuda --images 10                 # ViT-H, fp32 and bf16
     python bench_sam.py --device cpu --model tiny --images 2 --size 96x64 --points-per-side 8
 
-The weights are random (no download): speed does not depend on them, mask counts do.
+The weights are random (no download), calibrated so that about as many masks pass the filters
+as with trained ones (``calibrate_random_sam``: otherwise none would, and the steps after the
+filters would go unmeasured); speed depends little on the weights, mask counts do.
 """
 import argparse
 from typing import Dict, List
@@ -30,7 +33,7 @@ import torch
 
 from wsss.models.sam.build import build_sam
 from wsss.models.sam.generator import LevelAwareMaskGenerator, finish_masks
-from wsss.utils.benchmark import PeakMemory, Stopwatch, timed
+from wsss.utils.benchmark import PeakMemory, Stopwatch, calibrate_random_sam, count_syncs, timed
 
 # a SAM of seconds on a CPU (configs/_base_/models/sam_tiny.py), with thresholds that let its
 # random masks through: only to check that the kit runs
@@ -43,7 +46,10 @@ TINY_THRESHOLDS = dict(pred_iou_thresh=0.02, stability_score_thresh=0.5,
 
 def build(model: str, device: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    sam = build_sam(model_cfg=TINY) if model == 'tiny' else build_sam(model)
+    if model == 'tiny':
+        return build_sam(model_cfg=TINY).to(device)
+    sam = build_sam(model)
+    calibrate_random_sam(sam)
     return sam.to(device)
 
 
@@ -92,7 +98,9 @@ def run(args: argparse.Namespace, dtype: str) -> Dict:
     finish, masks = timed(lambda: [finish_masks(d, **gen.finish_settings()) for d in dense])
     finish /= len(dense)
     n = args.images
-    return dict(
+    syncs = count_syncs(lambda: gen.generate_dense(pics[-1]), args.device)
+    crops = sum(b for _, b in enc) / n  # per image
+    return dict(syncs_per_crop=None if syncs is None else syncs / crops,
         dtype=dtype, images_per_s=n / steady,
         enc_ms_per_crop=1e3 * sum(t for t, _ in enc) / max(1, sum(b for _, b in enc)),
         dec_ms_per_batch=1e3 * sum(t for t, _ in dec) / max(1, len(dec)),
@@ -139,16 +147,17 @@ def main() -> None:
           f'{args.crop_batch} crops per encoder call, TF32 {args.tf32}')
     rows = [run(args, dtype) for dtype in args.dtypes]
     print(f'{"dtype":9} {"images/s":>8} {"enc ms/crop":>11} {"dec ms/batch":>12} '
-          f'{"s/image = enc + dec + rest":>27} {"finish s":>8} {"peak GiB":>8} {"masks":>6} '
-          f'{"kept of fp32":>12}')
+          f'{"s/image = enc + dec + rest":>27} {"finish s":>8} {"syncs/crop":>10} {"peak GiB":>8} '
+          f'{"masks":>6} {"kept of fp32":>12}')
     for row in rows:
         rest = row['s_per_image'] - row['enc_s'] - row['dec_s']
         finish = f'{row["finish_s"]:.3f}' + ('' if row['cleanup'] else '*')
         peak = 'n/a' if row['peak_gib'] is None else f'{row["peak_gib"]:.1f}'
+        syncs = 'n/a' if row['syncs_per_crop'] is None else f'{row["syncs_per_crop"]:.1f}'
         kept = agreement(row['masks'], rows[0]['masks'], args.size) if row is not rows[0] else '-'
         print(f'{row["dtype"]:9} {row["images_per_s"]:8.2f} {row["enc_ms_per_crop"]:11.1f} '
               f'{row["dec_ms_per_batch"]:12.1f} {row["s_per_image"]:7.3f} = {row["enc_s"]:.3f} + '
-              f'{row["dec_s"]:.3f} + {rest:.3f} {finish:>8} {peak:>8} '
+              f'{row["dec_s"]:.3f} + {rest:.3f} {finish:>8} {syncs:>10} {peak:>8} '
               f'{sum(map(len, row["masks"])) / len(row["masks"]):6.1f} {kept:>12}')
 
 

@@ -14,8 +14,8 @@ package ``__init__`` files in place of wsss's, which register mmengine models; a
 they import, fetched with ``pip download --only-binary=:all:`` for the target's Python
 (segment-anything, open_clip and its tokenizer's ftfy / wcwidth / regex / tqdm, torchvision of
 the target's torch, pillow, numpy, pycocotools).
-run.sh installs the wheels into ./site without an index and runs a benchmark with the GPU's
-torch.
+run.sh installs the wheels into ./site without an index (pip, or unzipped where there is no pip)
+and runs a benchmark with the GPU's torch.
 """
 import argparse
 import os
@@ -39,10 +39,21 @@ WHEELS = ('segment_anything', 'pillow', 'numpy<3', 'pycocotools', 'open_clip_tor
 LIMIT = 64 * 2 ** 20
 RUN = '''#!/bin/bash
 # bash run.sh bench_sam.py|bench_clip.py [options]: installs the wheels beside this file into
-# ./site (no index) once, then runs the benchmark with this machine's torch.
+# ./site once (no index; where this machine's Python has no pip, the wheels are unpacked as the
+# zip files they are), then runs the benchmark with this machine's torch.
 set -e
 cd "$(dirname "$0")"
-[ -d site ] || python3 -m pip install -q --no-index --no-deps --target site wheels/*.whl
+if [ ! -d site ]; then  # into site.tmp first: an install cut short is redone on the next run
+  rm -rf site.tmp
+  if python3 -m pip --version >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --target site.tmp wheels/*.whl
+  else
+    python3 -c "import glob, zipfile
+for wheel in sorted(glob.glob('wheels/*.whl')):
+    zipfile.ZipFile(wheel).extractall('site.tmp')"
+  fi
+  mv site.tmp site
+fi
 PYTHONPATH="$PWD:$PWD/site" exec python3 "$@"
 '''
 
