@@ -1,5 +1,5 @@
 # make test: set up .venv if needed, run the test suite (every tier; what CI runs).
-# make test-fast: the unit tier only (tests/unit, in process; under 2 min on 2 cores).
+# make test-fast: the unit tier only (tests/unit; about a minute on 2 cores).
 # make lint: ruff check (rules and line length in pyproject.toml).
 # make demo: set up, then run the quickstart: the whole two-stage pipeline on a generated mini VOC.
 # make mutate: mutation testing of the math modules (tools/mutation/*.toml; hours, not in CI).
@@ -12,12 +12,17 @@ DEMO_PIPELINE := configs/pipelines/quickstart_fma-wsss_vit-b16_minivoc.py
 setup:
 	@bash tools/setup_env.sh
 
+# Tests in TEST_WORKERS processes (pytest-xdist; auto: one per core, at most 4), each test module
+# whole in one of them, so that its module fixtures run once; TEST_WORKERS=0: in this process.
+TEST_WORKERS ?= auto
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadscope
+
 test: setup
 	# one thread per process: the tests start tools beside each other on few cores
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests
+	$(PYTEST) tests
 
 test-fast: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -q
+	$(PYTEST) tests/unit -q
 
 lint: setup
 	$(PY) -m ruff check .
