@@ -140,7 +140,8 @@ BLOCKED = ('mmengine', 'mmseg', 'mmcv', 'cv2', 'transformers', 'huggingface_hub'
                        '--warmup', '1', '--size', '64x96', '--precisions', 'fp32', 'bf16'],
      '| bf16 | 2 |'),
     ('bench_sam.py', ['--device', 'cpu', '--model', 'tiny', '--images', '1', '--warmup', '0',
-                      '--size', '96x64', '--points-per-side', '4'], 'bfloat16'),
+                      '--size', '96x64', '--points-per-side', '4', '--points-per-batch', '4',
+                      '16'], 'bfloat16       16 '),  # a row per dtype and prompt batch
 ])
 def test_device_kit_runs_from_the_packed_files_alone(tmp_path, script, args, header):
     """The kit's files (pack.py's assemble: no wheels, no download) run with mmengine, OpenCV

@@ -7,7 +7,7 @@ prints per precision:
   images/s      generate_dense (the device half: encoder, decoder, filters, NMS) in steady
                 state, no timers inside (the first --warmup images are not counted)
   enc ms/crop   the image encoder per crop (CUDA-synchronised around each call, second pass)
-  dec ms/batch  the mask decoder per prompt batch (--points-per-batch prompts)
+  dec ms/batch  the mask decoder per prompt batch (--points-per-batch prompts: one row per value)
   s/image       the timed pass per image, split into encoder / decoder / rest (filters,
                 upscaling, NMS, copies)
   finish s      finish_masks (clean-up, rock-sand-water filter, RLE: the writer's CPU workers'
@@ -71,13 +71,13 @@ def has_opencv() -> bool:
     return True
 
 
-def run(args: argparse.Namespace, dtype: str) -> Dict:
+def run(args: argparse.Namespace, dtype: str, points_per_batch: int) -> Dict:
     sam = build(args.model, args.device)
     tiny = TINY_THRESHOLDS if args.model == 'tiny' else {}
     # segment-anything imports OpenCV for the clean-up, which the device half does not run
     no_cleanup = {} if has_opencv() else dict(min_mask_region_area=0)
     gen = LevelAwareMaskGenerator(sam, points_per_side=args.points_per_side,
-                                  points_per_batch=args.points_per_batch,
+                                  points_per_batch=points_per_batch,
                                   crop_batch=args.crop_batch, dtype=dtype,
                                   **{**tiny, **no_cleanup})
     pics = images(args.warmup + args.images, args.size)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, dtype: str) -> Dict:
     syncs = count_syncs(lambda: gen.generate_dense(pics[-1]), args.device)
     crops = sum(b for _, b in enc) / n  # per image
     return dict(syncs_per_crop=None if syncs is None else syncs / crops,
-        dtype=dtype, images_per_s=n / steady,
+        dtype=dtype, points_per_batch=points_per_batch, images_per_s=n / steady,
         enc_ms_per_crop=1e3 * sum(t for t, _ in enc) / max(1, sum(b for _, b in enc)),
         dec_ms_per_batch=1e3 * sum(t for t, _ in dec) / max(1, len(dec)),
         s_per_image=timed_pass / n, enc_s=sum(t for t, _ in enc) / n,
@@ -133,7 +133,8 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--size', default='500x375', help='WxH of the images (VOC-like)')
     parser.add_argument('--points-per-side', type=int, default=32)
-    parser.add_argument('--points-per-batch', type=int, default=256)
+    parser.add_argument('--points-per-batch', type=int, nargs='+', default=[256],
+                        help='prompts per decoder call; several: a row each (e.g. 64 256)')
     parser.add_argument('--crop-batch', type=int, default=5)
     parser.add_argument('--dtypes', nargs='+', default=['float32', 'bfloat16'])
     parser.add_argument('--tf32', action='store_true', help='allow TF32 matmuls (float32 runs)')
@@ -143,10 +144,10 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if args.device.startswith('cuda') else 'CPU'
     print(f'SAM {args.model} on {args.device} ({gpu}), '
           f'torch {torch.__version__}, {args.images} images {args.size[0]}x{args.size[1]}, '
-          f'{args.points_per_side} points a side, {args.points_per_batch} prompts per batch, '
-          f'{args.crop_batch} crops per encoder call, TF32 {args.tf32}')
-    rows = [run(args, dtype) for dtype in args.dtypes]
-    print(f'{"dtype":9} {"images/s":>8} {"enc ms/crop":>11} {"dec ms/batch":>12} '
+          f'{args.points_per_side} points a side, {args.crop_batch} crops per encoder call, '
+          f'TF32 {args.tf32}')
+    rows = [run(args, dtype, batch) for dtype in args.dtypes for batch in args.points_per_batch]
+    print(f'{"dtype":9} {"prompts":>7} {"images/s":>8} {"enc ms/crop":>11} {"dec ms/batch":>12} '
           f'{"s/image = enc + dec + rest":>27} {"finish s":>8} {"syncs/crop":>10} {"peak GiB":>8} '
           f'{"masks":>6} {"kept of fp32":>12}')
     for row in rows:
@@ -155,7 +156,8 @@ def main() -> None:
         peak = 'n/a' if row['peak_gib'] is None else f'{row["peak_gib"]:.1f}'
         syncs = 'n/a' if row['syncs_per_crop'] is None else f'{row["syncs_per_crop"]:.1f}'
         kept = agreement(row['masks'], rows[0]['masks'], args.size) if row is not rows[0] else '-'
-        print(f'{row["dtype"]:9} {row["images_per_s"]:8.2f} {row["enc_ms_per_crop"]:11.1f} '
+        print(f'{row["dtype"]:9} {row["points_per_batch"]:7d} {row["images_per_s"]:8.2f} '
+              f'{row["enc_ms_per_crop"]:11.1f} '
               f'{row["dec_ms_per_batch"]:12.1f} {row["s_per_image"]:7.3f} = {row["enc_s"]:.3f} + '
               f'{row["dec_s"]:.3f} + {rest:.3f} {finish:>8} {syncs:>10} {peak:>8} '
               f'{sum(map(len, row["masks"])) / len(row["masks"]):6.1f} {kept:>12}')
