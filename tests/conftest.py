@@ -16,6 +16,7 @@ from typing import Dict, List, Union
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -58,6 +59,19 @@ def pytest_collection_modifyitems(config, items) -> None:
 def _registered(tmp_path_factory):
     os.environ['WSSS_CACHE_DIR'] = str(tmp_path_factory.mktemp('cache'))
     register_all_modules()
+
+
+@pytest.fixture(autouse=True)
+def _same_torch_threads():
+    """A test that leaves torch's thread count changed fails: later tests in the process (any
+    of them, as pytest-xdist deals modules out) would compute with other float rounding than
+    the tools they compare with."""
+    before = torch.get_num_threads()
+    yield
+    after = torch.get_num_threads()
+    if after != before:
+        torch.set_num_threads(before)
+        pytest.fail(f'the test left torch with {after} threads instead of {before}')
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from wsss.io.sam_masks import image_masks
 from wsss.io.seeds import PNG_COMPRESS_LEVEL, read_label_map, write_confidence, write_label_map
 from wsss.models.clip_es.cam import cams_to_seed
 from wsss.models.seeders.sams import paint_masks, sams_seed
-from wsss.utils.benchmark import PeakMemory, run_in_child
+from wsss.utils.benchmark import PeakMemory, run_in_child, torch_threads
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from seed_throughput import CONFIGS, ROOT, make_data  # noqa: E402  (same images and masks)
@@ -176,10 +176,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='CAM images/s assumed for one GPU (not measured here)')
     parser.add_argument('--tiny', action='store_true', help='96x64 images: checks that it runs')
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # as one worker of the pool
     size = (64, 96) if args.tiny else (375, 500)
     sizes = dict(tiny=(64, 96)) if args.tiny else dict(VOC=(375, 500), COCO=(480, 640))
-    with tempfile.TemporaryDirectory() as work:
+    with torch_threads(1), tempfile.TemporaryDirectory() as work:  # as one worker of the pool
         data = make_data(osp.join(work, 'voc'), args.images, size=size)
         s = per_image_steps(data, args.images, args.repeats, osp.join(work, 'seeds'))
 

@@ -34,6 +34,8 @@ import torch
 from mmengine.config import Config
 from prettytable import PrettyTable
 
+from wsss.utils.benchmark import torch_threads
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from seed_throughput import ROOT, TINY_CLIP, make_data  # noqa: E402  (same images and masks)
 
@@ -79,13 +81,9 @@ def seed_run(data: str, cam_dir: str, seeder_cfg: dict, images: int, nproc: int,
     from wsss.models.seeders.base import build_seeder
     dataset = VOC12Dataset(data_root=data, split='train', indices=images)
     seeder = build_seeder(seeder_cfg, released=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in the job's workers (nproc 0: the work runs here)
     start = time.perf_counter()
-    try:
+    with torch_threads(1):  # as in the job's workers (nproc 0: the work runs here)
         metrics = seed_cam_dir(dataset, cam_dir, seed_dir, seeder, nproc)
-    finally:
-        torch.set_num_threads(threads)
     assert metrics['written'] == images, metrics
     return dict(wall=time.perf_counter() - start, **metrics['seconds'])
 
@@ -103,11 +101,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--tiny', action='store_true',
                         help='tiny random CLIP, 96x64 images: checks that it runs')
     args = parser.parse_args(argv)
-    torch.set_num_threads(os.cpu_count())
     from wsss.utils import register_all_modules
     register_all_modules()
     n = args.images
-    with tempfile.TemporaryDirectory() as work:
+    with torch_threads(os.cpu_count()), tempfile.TemporaryDirectory() as work:
         size = (64, 96) if args.tiny else (375, 500)
         data = make_data(osp.join(work, 'voc'), n, size=size)
         SEEDERS['SAMS']['mask_dir'] = osp.join(data, 'sam_masks')

@@ -49,6 +49,18 @@ def timed(fn: Callable[[], Any], device: Any = 'cpu', repeat: int = 1,
     return (time.perf_counter() - start) / repeat, out
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` meanwhile, then restored: a benchmark run inside
+    another program (a test) leaves its thread count as it found it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 _LISTENERS: List['Stopwatch'] = []  # the stopwatches that take the library's stages
 
 
