@@ -109,7 +109,8 @@ class LevelAwareMaskGenerator(SamAutomaticMaskGenerator):
         score_thresh_offset: per level, added to the predicted IoU for the ``pred_iou_thresh`` test.
         score_nms_offset: per level, added to the predicted IoU that the in-crop box NMS ranks by.
         rock_sand_water_thresh: recall threshold of :func:`rock_sand_water_keep`; None: no filter.
-        points_per_batch: point prompts per decoder call (the masks do not depend on it).
+        points_per_batch: point prompts per decoder call (the masks do not depend on it; on a
+            GPU their scores may round differently, as other shapes take other kernels).
         crop_batch: crops per image-encoder call (FMA's five crops at once by default).
         dtype: 'float32' (the released code's), or 'bfloat16': the image encoder and the mask
             decoder are cast once (this changes ``model``), their outputs are cast back to
