@@ -61,17 +61,27 @@ def _registered(tmp_path_factory):
     register_all_modules()
 
 
+def process_state() -> Dict[str, object]:
+    """What a test could change for the tests after it in its process."""
+    return dict(torch_threads=torch.get_num_threads(), default_dtype=torch.get_default_dtype(),
+                grad_enabled=torch.is_grad_enabled(), cwd=os.getcwd())
+
+
 @pytest.fixture(autouse=True)
-def _same_torch_threads():
-    """A test that leaves torch's thread count changed fails: later tests in the process (any
-    of them, as pytest-xdist deals modules out) would compute with other float rounding than
-    the tools they compare with."""
-    before = torch.get_num_threads()
+def _same_process_state():
+    """A test that leaves torch's threads, default dtype or grad mode, or the working directory
+    changed fails: later tests in the process (any of them, as pytest-xdist deals modules out)
+    would compute otherwise, e.g. round otherwise than the tools whose files they compare with."""
+    before = process_state()
     yield
-    after = torch.get_num_threads()
+    after = process_state()
     if after != before:
-        torch.set_num_threads(before)
-        pytest.fail(f'the test left torch with {after} threads instead of {before}')
+        torch.set_num_threads(before['torch_threads'])
+        torch.set_default_dtype(before['default_dtype'])
+        torch.set_grad_enabled(before['grad_enabled'])
+        os.chdir(before['cwd'])
+        changed = {k: (before[k], v) for k, v in after.items() if v != before[k]}
+        pytest.fail(f'the test left the process changed (before, after): {changed}')
 
 
 @pytest.fixture
