@@ -1,6 +1,8 @@
-"""Measuring for tools/benchmark/: timing (warm-up, steady state, the device synchronised), peak
-memory (one reader, for the host and for a CUDA device) and a measurement in a child process;
-and :func:`stage`, which library code uses to mark the steps a benchmark times.
+"""Measuring for tools/benchmark/: timing (warm-up, steady state, the device synchronised), the
+host's waits for a GPU, torch's threads for a benchmark's span, peak memory (one reader, for the
+host and for a CUDA device) and a measurement in a child process; a random SAM calibrated to pass
+the mask filters and the comparison of two SAM mask lists; and :func:`stage`, which library code
+uses to mark the steps a benchmark times.
 
 Standard library and torch only: tools/benchmark/device_kit/pack.py packs this module for a
 machine with nothing else.
