@@ -70,12 +70,11 @@ class TUSSStageModel(BaseModel):
         """Paint the seed and attach it, its confidence and the stored arrays to ``sample``."""
         H, W = masks.shape[-2:]
         flat = masks.reshape(len(masks), H * W)
-        winner = paint_masks(flat, seeds.confidence, [r['level'] for r in records]).numpy()
-        # lookups with a leading 0 for the pixels no mask covers (winner -1)
+        # index 0 of the lookups: the pixels no mask covers (paint_masks' -1)
+        index = paint_masks(flat, seeds.confidence, [r['level'] for r in records]).numpy() + 1
         labels = np.concatenate([[0], seeds.labels.cpu().numpy()]).astype(np.uint8)
-        confidence = np.concatenate([[0], seeds.confidence.float().cpu().numpy()])
-        seed = torch.from_numpy(labels[winner + 1])
-        confidence = torch.from_numpy(confidence.astype(np.float32)[winner + 1])
+        scores = np.concatenate([[0], seeds.confidence.float().cpu().numpy()]).astype(np.float32)
+        seed, confidence = torch.from_numpy(labels[index]), torch.from_numpy(scores[index])
         sample.pred_sem_seg = PixelData(data=seed.view(1, H, W))
         sample.seed_confidence = PixelData(data=confidence.clamp(0, 1).view(1, H, W))
         K = self.num_classes
