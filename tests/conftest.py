@@ -28,6 +28,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC = {name: i + 1 for i, name in enumerate(VOC12_CLASSES)}
 COCO = {name: i + 1 for i, name in enumerate(COCO14_CLASSES)}
 TESTS = osp.join(ROOT, 'tests')
+# the tools the tests start import tests/hold_hook.py by name
+os.environ['PYTHONPATH'] = os.pathsep.join([TESTS, *filter(None, os.environ.get(
+    'PYTHONPATH', '').split(os.pathsep))])
 TIERS = ('unit', 'tools', 'e2e')
 # open_clip's model config of a two-block tiny CLIP, for the tests of the vision tower's rules
 # (they run it in float64); the instant-test configs' is configs/_base_/models/clip_tiny.py
@@ -222,18 +225,33 @@ def run_tool(*args: str, env: dict = None, timeout: int = 600) -> subprocess.Com
                           env=full_env, timeout=timeout)
 
 
-def kill_when_written(cmd: List[str], seed_dir: str, count: int, cwd: str = ROOT,
-                      env: dict = None, group: bool = False, timeout: float = 600) -> None:
-    """Start ``cmd`` and SIGKILL it once ``seed_dir`` holds ``count`` confidence PNGs (each
-    written just before its seed); ``group``: its whole process group (the tools a pipeline
-    started), else the process alone (its workers must then end by themselves). Fails if the
-    run ended before it could be killed."""
+def hold_options(hold_file: str, iters: int, prefix: str = '') -> List[str]:
+    """``--cfg-options`` that hold a tool's test loop after ``iters`` iterations while
+    ``hold_file`` exists (tests/hold_hook.py); ``prefix``: a pipeline step's
+    (``steps.NAME.cfg_options.``)."""
+    return [f'{prefix}custom_imports.imports=[hold_hook]',
+            f'{prefix}default_hooks.hold.type=HoldAfterIters',
+            f'{prefix}default_hooks.hold.iters={iters}',
+            f'{prefix}default_hooks.hold.while_file={hold_file}']
+
+
+def kill_when_written(cmd: List[str], seed_dir: str, count: int, hold_file: str,
+                      cwd: str = ROOT, env: dict = None, group: bool = False,
+                      timeout: float = 600) -> None:
+    """Start ``cmd``, which :func:`hold_options` (``hold_file``) holds after ``count`` or more
+    images, and SIGKILL it once ``seed_dir`` holds ``count`` seeds (each renamed into place
+    after its confidence PNG): held, it can neither finish nor write past the hold before the
+    kill, however slow this machine is. ``hold_file`` is gone afterwards, so that a rerun of
+    the same command is not held. ``group``: kill its whole process group (the tools a
+    pipeline started), else the process alone (its workers must then end by themselves)."""
+    os.makedirs(osp.dirname(hold_file), exist_ok=True)
+    open(hold_file, 'w').close()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=group)
     try:
         deadline = time.time() + timeout
         while time.time() < deadline and proc.poll() is None:
-            if osp.isdir(seed_dir) and sum(n.endswith('_conf.png')
+            if osp.isdir(seed_dir) and sum(n.endswith('.png') and not n.endswith('_conf.png')
                                            for n in os.listdir(seed_dir)) >= count:
                 break
             time.sleep(0.02)
@@ -244,6 +262,7 @@ def kill_when_written(cmd: List[str], seed_dir: str, count: int, cwd: str = ROOT
                 proc.kill()
     finally:
         proc.wait()
+        os.remove(hold_file)
     assert proc.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
 
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, kill_when_written, run_tool
+from conftest import ROOT, TESTS, kill_when_written, run_tool
 
 from wsss.datasets import VOC12Dataset
 from wsss.datasets.synthetic import make_synthetic_voc
@@ -90,17 +90,18 @@ def test_killed_seed_run_resumes_to_identical_seeds(reference, mini_voc, tmp_pat
     """Killed while the writer's pool holds unfinished images (its seeder is slow, the model
     fast), the job leaves no worker behind; the rerun writes the rest, each image once."""
     work = str(tmp_path / 'killed')
-    seed_dir = osp.join(work, 'seeds')
+    seed_dir, hold = osp.join(work, 'seeds'), str(tmp_path / 'hold')
     (tmp_path / 'slow_seeder.py').write_text(SLOW_SEEDER)
     (tmp_path / 'slow.py').write_text(
         f"_base_ = ['{osp.join(ROOT, TINY)}']\n"
-        "custom_imports = dict(imports=['slow_seeder'])\n"
+        "custom_imports = dict(imports=['slow_seeder', 'hold_hook'])\n"
         "model = dict(seeder=dict(_delete_=True, type='SlowSeeder'))\n"
-        "test_evaluator = dict(workers=2)\n")
+        "test_evaluator = dict(workers=2)\n"
+        f"default_hooks = dict(hold=dict(type='HoldAfterIters', iters=4, while_file='{hold}'))\n")
     cmd = [sys.executable, 'tools/generate_seeds.py', str(tmp_path / 'slow.py'), '--work-dir',
            work, *options(mini_voc)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
-    kill_when_written(cmd, seed_dir, 3, env=env)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), TESTS, ROOT]))
+    kill_when_written(cmd, seed_dir, 3, hold, env=env)  # held after 8 images (2 an iteration)
     time.sleep(0.5)
     assert job_processes(work) == [], 'workers outlived the killed job'
     done = {f for f in os.listdir(seed_dir) if not f.endswith('_conf.png')}

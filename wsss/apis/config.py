@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.utils import import_modules_from_strings
 
 from ..datasets.transforms import ImageLoadError
 from ..io import DamagedFileError, DiskFullError
@@ -96,6 +97,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
     name>``. Without CUDA, distributed runs use gloo instead of the config's backend (NCCL). A
     dataloader's ``num_workers=None`` becomes :func:`~wsss.utils.workers.loader_workers` (a
     third of a rank's cores beside a GPU, none where the model runs on the CPU).
+    ``--cfg-options custom_imports.imports=[module]`` imports the module, as ``custom_imports``
+    in a config file does: a user's own registered hook or model without a config of their own.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path} not found')
@@ -107,6 +110,8 @@ def load_config(path: str, args: Optional[argparse.Namespace] = None) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+        if any(key.split('.')[0] == 'custom_imports' for key in args.cfg_options):
+            import_modules_from_strings(**cfg.custom_imports)
     if getattr(args, 'data_root', None):
         set_data_root(cfg, args.data_root)
     cfg.launcher = args.launcher

@@ -64,3 +64,23 @@ def test_config_runs_the_seeder_through_the_cam_model(seeder_module, tmp_path):
     expected = np.where(best >= 0.6, winner, np.where(best < 0.3, 0, 255))
     np.testing.assert_array_equal(result.seed, expected)
     assert {0, 255, *result.class_ids} <= set(np.unique(result.seed).tolist())  # every outcome
+
+
+def test_cfg_options_custom_imports_import_a_users_module(tmp_path, monkeypatch):
+    """--cfg-options custom_imports.imports=[...] imports as a config file's custom_imports does;
+    a module that is not there is an ImportError (a user's error: one line)."""
+    import argparse
+    (tmp_path / 'own_hook_for_cfg_options.py').write_text('LOADED = True\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = argparse.Namespace(work_dir=None, launcher='none', local_rank=0, cfg_options={
+        'custom_imports.imports': ['own_hook_for_cfg_options']})
+    try:
+        assert 'own_hook_for_cfg_options' not in sys.modules
+        cfg = load_config(TINY, args)
+        assert sys.modules['own_hook_for_cfg_options'].LOADED
+        assert cfg.custom_imports.imports == ['own_hook_for_cfg_options']
+    finally:
+        sys.modules.pop('own_hook_for_cfg_options', None)
+    args.cfg_options = {'custom_imports.imports': ['no_such_module_here']}
+    with pytest.raises(ImportError, match='no_such_module_here'):
+        load_config(TINY, args)
