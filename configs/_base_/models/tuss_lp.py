@@ -11,5 +11,8 @@ model = dict(
     # indexes (recall and time: README, TUSS scale). The graph is computed once per split and
     # kept beside the zero-shot step's store (lp_graph/), for LP1, LP2 and the combination.
     knn=dict(method='auto'),
+    # negative similarities are edges, as released (a negative degree is then an error naming
+    # this switch); True: no edge (random embeddings have them, CLIP's do not)
+    drop_negative_edges=False,
     # F columns of background + image labels, L1, min-max per image, background^α (O-T1: α = 1)
     seeding=dict(L1=True, norm=True, bypath_suppress=False, bg=dict(method='alpha_bg', alpha=1.)))

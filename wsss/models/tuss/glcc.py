@@ -72,8 +72,10 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         embeddings_from: the zero-shot step's seed folder.
         scores_from: the seed folder of the step whose scores are Y (zero-shot for LP1, probe1
             for LP2).
-        k, gamma, alpha, use_faiss, knn: :class:`LabelPropagation` (``knn``: the
-            :class:`KNNIndex` settings, e.g. ``dict(method='ivf')`` for an approximate search).
+        k, gamma, alpha, use_faiss, knn, drop_negative_edges: :class:`LabelPropagation`
+            (``knn``: the :class:`KNNIndex` settings, e.g. ``dict(method='ivf')`` for an
+            approximate search; ``drop_negative_edges``: negative similarities are no edge, off
+            as released).
         seeding: ``seed_on_logits`` settings (``with_bg_logit=True``).
         semi_balance: r of ``semi_balance`` (semi: 1), None to skip.
         bg_fg_balance: 'eq' (semi) or None.
@@ -83,12 +85,13 @@ class TUSSLabelPropagationModel(TUSSStageModel):
                  k: int = 50, gamma: float = 1., alpha: float = 0.9,
                  use_faiss: Optional[bool] = None, knn: Optional[Dict] = None,
                  seeding: Optional[Dict] = None, semi_balance: Optional[float] = None,
-                 bg_fg_balance: Optional[str] = None,
+                 bg_fg_balance: Optional[str] = None, drop_negative_edges: bool = False,
                  data_preprocessor: Optional[Dict] = None) -> None:
         super().__init__(mask_dir, data_preprocessor=data_preprocessor)
         self.num_classes = num_classes
         self.embeddings_from, self.scores_from = embeddings_from, scores_from
         self.k, self.gamma, self.alpha = k, gamma, alpha
+        self.drop_negative_edges = drop_negative_edges
         self.knn = knn_settings(use_faiss, knn)
         self.seeding = {**LP_SEEDING, **(seeding or {})}
         self.semi_balance, self.bg_fg_balance = semi_balance, bg_fg_balance
@@ -111,7 +114,8 @@ class TUSSLabelPropagationModel(TUSSStageModel):
         key = fingerprint(store_fingerprint(emb_dir, names, 'model.embeddings_from'),
                           store_fingerprint(scores_dir, with_scores, 'model.scores_from'),
                           self.k, self.gamma, self.alpha, sorted(self.knn.items()),
-                          self.semi_balance, self.bg_fg_balance, self.num_classes)
+                          self.semi_balance, self.bg_fg_balance, self.num_classes,
+                          self.drop_negative_edges)
         folder = osp.join(osp.dirname(emb_dir), SCORES_FOLDER, key)
         out = computed_once(folder, lambda: self.propagate(names, with_scores))
         offsets = out['offsets']
@@ -134,7 +138,8 @@ class TUSSLabelPropagationModel(TUSSStageModel):
                             setting='model.embeddings_from')
             labelled = gt['labelled'].astype(bool)
             Y = balance(Y, labelled, self.semi_balance, self.bg_fg_balance)
-        lp = LabelPropagation(None, self.k, self.gamma, self.alpha, graph=graph)
+        lp = LabelPropagation(None, self.k, self.gamma, self.alpha, graph=graph,
+                              drop_negative_edges=self.drop_negative_edges)
         F = lp.propagate(Y)
         if gt is not None:
             F[labelled] = gt['scores'][labelled]  # labelled rows: their GT
@@ -212,6 +217,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
             step seed folders (inductive LP).
         lp_scores_from: an LP step's seed folder over these images (transductive).
         k_bar, k, gamma: inductive neighbours (50), the training graph's k (50) and γ (1).
+        drop_negative_edges: negative similarities are no edge, in the training graph's
+            degrees and for new masks (off, as released: :func:`inductive_propagation`).
         knn: :class:`KNNIndex` settings of the training graph (as LP's, to reuse its graph) and
             of the one index all new images search.
         w_lp, w_probe: combination weights (O-T2: 2 and 1).
@@ -225,7 +232,7 @@ class TUSSCombinationModel(TUSSLinearProbe):
                  train_scores_from: Optional[str] = None, lp_scores_from: Optional[str] = None,
                  k_bar: int = 50, k: int = 50, gamma: float = 1.,
                  use_faiss: Optional[bool] = None, knn: Optional[Dict] = None,
-                 w_lp: float = 2., w_probe: float = 1.,
+                 drop_negative_edges: bool = False, w_lp: float = 2., w_probe: float = 1.,
                  probe_seeding: Optional[Dict] = None, lp_seeding: Optional[Dict] = None,
                  seeding: Optional[Dict] = None, **kwargs) -> None:
         super().__init__(num_classes, seeding=probe_seeding, **kwargs)
@@ -237,6 +244,7 @@ class TUSSCombinationModel(TUSSLinearProbe):
         self.lp_scores_from = lp_scores_from
         self.k_bar, self.k, self.gamma = k_bar, k, gamma
         self.knn = knn_settings(use_faiss, knn)
+        self.drop_negative_edges = drop_negative_edges
         self.w_lp, self.w_probe = w_lp, w_probe
         self.lp_seeding = {**ALL_CLASS_SEEDING, **(lp_seeding or {})}
         self.comb_seeding = {**ALL_CLASS_SEEDING, **(seeding or {})}
@@ -251,8 +259,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
                                  'model.train_embeddings_from')
             y_star = load_split(store_dir(self.train_scores_from), ['scores'],
                                 names=list(graph['names']), setting='model.train_scores_from')
-            self._train = (KNNIndex(graph['X'], **self.knn), graph_degrees(graph, self.gamma),
-                           y_star['scores'])
+            degrees = graph_degrees(graph, self.gamma, self.drop_negative_edges)
+            self._train = (KNNIndex(graph['X'], **self.knn), degrees, y_star['scores'])
         return self._train
 
     def lp_scores(self, name: str, embeddings: np.ndarray, fg_cls: List[int]) -> torch.Tensor:
@@ -262,7 +270,8 @@ class TUSSCombinationModel(TUSSLinearProbe):
                                'model.lp_scores_from')
             return torch.from_numpy(shard['scores']).double()
         X, degrees, y_star = self.train_graph()
-        y = inductive_propagation(embeddings, X, degrees, y_star, self.k_bar, self.k)
+        y = inductive_propagation(embeddings, X, degrees, y_star, self.k_bar, self.k,
+                                  drop_negative_edges=self.drop_negative_edges)
         seeds = seed_on_logits(torch.from_numpy(y), fg_cls, with_bg_logit=True,
                                **self.lp_seeding)
         return seeds.full_scores(self.num_classes).double()

@@ -14,6 +14,12 @@ Inductive, for a new embedding e (``norm_a_method='rigorous'``)::
 
 The kNN is :class:`~.knn.KNNIndex` (exact tiled torch search on a GPU or the CPU, faiss flat,
 or an approximate faiss index); ``knn`` settings pass through to it.
+
+Negative similarities are edges as they are (γ = 1, the released arithmetic), where a mask's
+degree or a new mask's Σ a_i that comes out negative has no square root: the released code
+gives NaN scores there (and CG spreads them), which here is an error naming
+``drop_negative_edges``. That switch makes negative similarities no edge (docs/tuss.md §10);
+CLIP's mask embeddings have none among their nearest neighbours, random ones do.
 """
 from typing import Dict, Optional, Tuple
 
@@ -69,6 +75,29 @@ def neighbour_graph(X: np.ndarray, k: int, knn: Optional[Dict] = None) -> Dict[s
     return dict(neighbours=idx, sims=sims)
 
 
+def edge_weights(sims: np.ndarray, gamma: float = 1.,
+                 drop_negative_edges: bool = False) -> np.ndarray:
+    """a = sims^γ (float64). Negative similarities are clipped to 0 (no edge) with
+    ``drop_negative_edges`` and with γ ≠ 1 (a fractional power of them is not a number); with
+    γ = 1 they are kept, as released."""
+    sims = np.asarray(sims, np.float64)
+    if drop_negative_edges or gamma != 1:
+        sims = np.clip(sims, 0, None)
+    return sims if gamma == 1 else np.power(sims, gamma)
+
+
+def check_positive(values: np.ndarray, what: str) -> None:
+    """Fail, naming ``model.drop_negative_edges``, where the released arithmetic would take the
+    square root of a negative number."""
+    negative = int((values < 0).sum())
+    if negative:
+        raise ValueError(
+            f'{negative} of {len(values)} {what} negative: their nearest neighbours are on the '
+            'whole dissimilar (random or collapsed mask embeddings?), and the released label '
+            'propagation gives NaN scores; set model.drop_negative_edges=True to make negative '
+            'similarities no edge')
+
+
 class LabelPropagation:
     """The graph of a split's mask embeddings and the label propagation on it.
 
@@ -79,11 +108,14 @@ class LabelPropagation:
         alpha: propagation weight (0.9).
         use_faiss: as :func:`knn_search`; knn: :class:`KNNIndex` settings.
         graph: a :func:`neighbour_graph` computed before (``embeddings`` is then not read).
+        drop_negative_edges: negative similarities are no edge (:func:`edge_weights`); else a
+            negative degree is an error.
     """
 
     def __init__(self, embeddings: Optional[np.ndarray], k: int = 50, gamma: float = 1.,
                  alpha: float = 0.9, use_faiss: Optional[bool] = None,
-                 knn: Optional[Dict] = None, graph: Optional[Dict[str, np.ndarray]] = None) -> None:
+                 knn: Optional[Dict] = None, graph: Optional[Dict[str, np.ndarray]] = None,
+                 drop_negative_edges: bool = False) -> None:
         self.k, self.gamma, self.alpha = k, gamma, alpha
         knn = dict(knn or {})
         if use_faiss is not None:
@@ -94,12 +126,13 @@ class LabelPropagation:
         self.graph = graph
         sims, idx = graph['sims'], graph['neighbours']
         N = len(idx)
-        a = np.power(np.clip(sims, 0, None), gamma) if gamma != 1 else sims
+        a = edge_weights(sims, gamma, drop_negative_edges)
         rows = np.repeat(np.arange(N), idx.shape[1])
-        W = sp.csr_matrix((a.ravel().astype(np.float64), (rows, idx.ravel())), shape=(N, N))
+        W = sp.csr_matrix((a.ravel(), (rows, idx.ravel())), shape=(N, N))
         W = W + W.T  # duplicate entries sum
         W = W - sp.diags(W.diagonal())
         d = np.asarray(W.sum(axis=1)).ravel()
+        check_positive(d, 'masks have a degree')
         d[d == 0] = 1
         self.W, self.degrees = W.tocsr(), d
         d_inv_sqrt = sp.diags(d ** -0.5)
@@ -127,12 +160,14 @@ def _cg(A, b: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
 
 def inductive_propagation(queries: np.ndarray, train_X, degrees: np.ndarray,
                           Y_star: np.ndarray, k_bar: int = 50, k: int = 50,
-                          use_faiss: Optional[bool] = None) -> np.ndarray:
+                          use_faiss: Optional[bool] = None,
+                          drop_negative_edges: bool = False) -> np.ndarray:
     """(Q, K) scores of new embeddings from the training masks' LP seeding scores ``Y_star``
     (``seed_Y_star``), with the rigorous normalisation (§5.4). ``train_X``: the L2-normalised
     training embeddings or a :class:`KNNIndex` over them (built once for every new image);
     ``degrees``: the training graph's (k neighbours). Neighbours an approximate index could not
-    find count as no edge."""
+    find count as no edge; so do negative similarities with ``drop_negative_edges`` (a query
+    left with no edge scores 0), else a query whose Σ a_i is negative is an error."""
     index = train_X if isinstance(train_X, KNNIndex) else KNNIndex(
         np.asarray(train_X, np.float32),
         method='auto' if use_faiss is None else 'faiss' if use_faiss else 'exact')
@@ -141,7 +176,10 @@ def inductive_propagation(queries: np.ndarray, train_X, degrees: np.ndarray,
     missing = idx < 0  # an approximate index could not fill these: no edge
     if missing.any():
         idx, sims = np.where(missing, 0, idx), np.where(missing, 0, sims).astype(np.float32)
+    if drop_negative_edges:
+        sims = np.clip(sims, 0, None)
     total = sims.sum(axis=1, keepdims=True)
+    check_positive(total, 'new masks have a similarity sum')
     norm = 0.5 * (k_bar / k) * degrees[idx] * total
-    a_bar = sims / np.sqrt(norm)
+    a_bar = np.divide(sims, np.sqrt(norm), out=np.zeros(norm.shape, np.float64), where=norm > 0)
     return np.einsum('qj,qjc->qc', a_bar, np.asarray(Y_star)[idx])

@@ -27,7 +27,7 @@ import torch
 
 from ...io.mask_store import load_split, shard_path, split_names, store_dir
 from . import knn as knn_module
-from .label_propagation import l2_normalize, neighbour_graph
+from .label_propagation import check_positive, edge_weights, l2_normalize, neighbour_graph
 
 GRAPH_FOLDER, SCORES_FOLDER = 'lp_graph', 'lp_scores'
 
@@ -135,18 +135,19 @@ def _save(folder: str, arrays: Dict[str, np.ndarray]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def graph_degrees(graph: Dict[str, np.ndarray], gamma: float = 1.) -> np.ndarray:
-    """Row sums of W = a + aᵀ without its diagonal (a = sims^γ on the kNN edges; 0 → 1): the
-    degrees :class:`LabelPropagation` computes, in O(N·k) memory."""
+def graph_degrees(graph: Dict[str, np.ndarray], gamma: float = 1.,
+                  drop_negative_edges: bool = False) -> np.ndarray:
+    """Row sums of W = a + aᵀ without its diagonal (a = :func:`edge_weights` on the kNN edges;
+    0 → 1): the degrees :class:`LabelPropagation` computes, in O(N·k) memory."""
     idx = np.asarray(graph['neighbours'])
-    sims = np.asarray(graph['sims'], np.float64)
-    a = np.power(np.clip(sims, 0, None), gamma) if gamma != 1 else sims
+    a = edge_weights(graph['sims'], gamma, drop_negative_edges)
     N = len(idx)
     rows = np.repeat(np.arange(N), idx.shape[1])
     a, cols = a.ravel(), idx.ravel()
     self_edge = rows == cols
     d = (np.bincount(rows, a, N) + np.bincount(cols, a, N)
          - 2 * np.bincount(rows[self_edge], a[self_edge], N))
+    check_positive(d, 'masks have a degree')
     d[d == 0] = 1
     return d
 

@@ -21,6 +21,7 @@ from wsss.models.tuss import (
     seed_on_logits,
 )
 from wsss.models.tuss.knn import KNNIndex
+from wsss.models.tuss.lp_graph import graph_degrees
 
 T13_X = np.array([[1, 0], [.8, .6], [0, 1], [-.6, .8]])
 T13_F = np.array([[2.7791, 1.2775], [2.6150, 1.8778], [1.8778, 2.6150], [1.2775, 2.7791]])
@@ -188,3 +189,38 @@ def test_inductive_neighbours_an_approximate_index_missed_are_no_edge():
                                                              method='exact'),
                               lp.degrees, T13_F, k_bar=3, k=2)
     np.testing.assert_allclose(y, [[2.0872, 2.0258]], atol=2e-4)
+
+
+NEGATIVE_X = np.array([[1., 0], [.8, .6], [-1, 0]])  # node 2's one neighbour: node 1, sim -.8
+
+
+def test_negative_degree_is_an_error_or_with_drop_negative_edges_no_edge():
+    """k = 1: W01 = .8 + .8, W12 = -.8, so d2 = -.8 (the released arithmetic: NaN). Dropped, node
+    2 is isolated (d = 1) and keeps its label; nodes 0-1: Wn01 = 1.6 / 1.6 = 1, so
+    [[1, -.9], [-.9, 1]] f = [1, 0] gives f = [1, .9] / .19."""
+    with pytest.raises(ValueError, match=r'1 of 3 masks .*model\.drop_negative_edges=True'):
+        LabelPropagation(NEGATIVE_X, k=1, use_faiss=False)
+    lp = LabelPropagation(NEGATIVE_X, k=1, use_faiss=False, drop_negative_edges=True)
+    np.testing.assert_allclose(lp.degrees, [1.6, 1.6, 1], atol=1e-6)
+    F = lp.propagate(np.array([[1., 0], [0, 0], [0, 1]]))
+    np.testing.assert_allclose(F, [[1 / .19, 0], [.9 / .19, 0], [0, 1]], atol=1e-4)
+    graph = lp.graph
+    np.testing.assert_allclose(graph_degrees(graph, drop_negative_edges=True), lp.degrees)
+    with pytest.raises(ValueError, match='drop_negative_edges'):
+        graph_degrees(graph)
+
+
+def test_inductive_negative_similarity_sum_is_an_error_or_dropped():
+    """T14's training graph, query (.6, -.8), k̄ = 3: sims .6 (node 0), 0 (node 1), -.8 (node 2)
+    sum to -.2 (released: NaN). Dropped: a_0 = .6 / sqrt(.5 (3/2) 1.6 .6) = .70711, the others
+    0, so y = .70711 F_0; a query with no positive neighbour scores 0."""
+    lp = LabelPropagation(T13_X, k=2)
+    query = np.array([[.6, -.8]])
+    with pytest.raises(ValueError, match=r'1 of 1 new masks .*drop_negative_edges'):
+        inductive_propagation(query, lp.X, lp.degrees, T13_F, k_bar=3, k=2, use_faiss=False)
+    y = inductive_propagation(query, lp.X, lp.degrees, T13_F, k_bar=3, k=2, use_faiss=False,
+                              drop_negative_edges=True)
+    np.testing.assert_allclose(y, [.70711 * T13_F[0]], atol=2e-4)
+    y = inductive_propagation(np.array([[0., -1]]), lp.X, lp.degrees, T13_F, k_bar=2, k=2,
+                              use_faiss=False, drop_negative_edges=True)
+    np.testing.assert_array_equal(y, [[0, 0]])
