@@ -12,9 +12,10 @@ Images whose seed is complete are skipped, so a killed run continues where it st
 cut short (a kill, a full disk, a cut copy) is redone, and logged. --save-cams also
 keeps each image's refined CAMs (<img_name>.npz) for tools/eval_seeds.py's background search.
 The seeder (dense CRF, SAMS), PNG encoding and CAM saving run in a pool of CPU workers beside the
-model (test_evaluator.workers, default the cores of each rank). An image that cannot be decoded
-does not stop the run: the others are written, the bad ones listed in <work_dir>/failed.json and
-on the console, and the exit code is 1 (--strict stops at the first). At the end the whole
+model (test_evaluator.workers, default the cores of each rank). An image that cannot be decoded,
+or whose seed confidence comes out NaN, does not stop the run: the others are written, the bad
+ones listed in <work_dir>/failed.json and on the console, and the exit code is 1 (--strict stops
+at the first). At the end the whole
 split's seeds are evaluated against its GT, where it has one.
 
 --cams-only writes the CAM files alone (float32; float16 for CLIP-ES's released CRF, which rounds

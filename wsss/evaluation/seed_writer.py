@@ -145,7 +145,8 @@ def write_image(outputs: dict, task: dict
                 ) -> Tuple[str, Dict[str, float], Optional[Tuple[str, str]], bool]:
     """One image's seed, when the model left it to the writer, then all its files, the seed
     last. Returns the image name, the seconds of the seeder and of the writes, (image path,
-    reason) when the seeder could not read the image's inputs (SAMS: its SAM masks), and
+    reason) when the seeder could not read the image's inputs (SAMS: its SAM masks) or its
+    confidence is not a number (nothing is written then: no seed rather than a wrong one), and
     whether the image has labels but its seed no foreground (:func:`lost_all_labels`)."""
     start = time.perf_counter()
     meta = task['metainfo']
@@ -162,6 +163,11 @@ def write_image(outputs: dict, task: dict
             seed, confidence = task['seeder'](torch.from_numpy(task['cams']), class_ids, meta)
         except IMAGE_ERRORS as e:  # one image's missing or damaged input, not the job's
             return name, {}, (meta['img_path'], str(e)), False
+    not_numbers = np.size(confidence) - np.count_nonzero(np.isfinite(confidence))
+    if not_numbers:
+        return name, {}, (meta['img_path'], f'its seed confidence is NaN or infinite at '
+                          f'{not_numbers} of {np.size(confidence)} pixels (the model\'s scores '
+                          'of this image are not numbers): not written'), False
     seeded = time.perf_counter()
     if outputs['cam_dir']:
         save_cams(cam_path(outputs['cam_dir'], name), class_ids, task['cams'],

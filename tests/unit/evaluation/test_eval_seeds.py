@@ -217,3 +217,23 @@ def test_power_search_on_saved_raw_cams_gives_the_seeds_of_the_run(tmp_path):
                                                   (2, 6))), [2, 2, 2]
     half, _ = sams_seed(cams.astype(np.float16).astype(np.float32), [3, 7], masks, levels, 1.0)
     assert (half[:, 1] == 0).all()
+
+
+def test_a_confidence_that_is_not_a_number_writes_nothing_and_fails_the_image(tmp_path):
+    """One NaN pixel in an image's confidence: no seed, no confidence PNG, one failure naming
+    the image; the same image with finite numbers is written."""
+    seed_dir = str(tmp_path / 'seeds')
+    outputs = dict(cam_dir=None, seed_dir=seed_dir, save_confidence=True, show_dir=None,
+                   classes=None)
+    seed = np.array([[0, 3], [3, 3]], np.uint8)
+    confidence = np.array([[.5, np.nan], [1, .25]], np.float32)
+    task = dict(metainfo=dict(img_name='img', img_path='/data/img.jpg'), seed=seed,
+                confidence=confidence)
+    name, _, failure, _ = write_image(outputs, task)
+    assert name == 'img' and failure[0] == '/data/img.jpg'
+    assert failure[1].startswith('its seed confidence is NaN or infinite at 1 of 4 pixels')
+    assert not osp.exists(seed_dir) or os.listdir(seed_dir) == []
+    task['confidence'] = np.nan_to_num(confidence, nan=0.75)
+    assert write_image(outputs, task)[2] is None
+    np.testing.assert_array_equal(read_label_map(osp.join(seed_dir, 'img.png')), seed)
+    assert sorted(os.listdir(seed_dir)) == ['img.png', 'img_conf.png']
