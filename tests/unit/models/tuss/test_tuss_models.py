@@ -1,6 +1,7 @@
 """TUSS stage models in process on hand-made SAM masks of the tiny VOC tree (conftest.voc_root):
 zero-shot mask labels for every supervision type, the mask store, LP and probe seeding and the
 combination, each seed painted from the masks."""
+import os
 import os.path as osp
 
 import mmcv
@@ -60,9 +61,11 @@ def zero_shot_model(mask_dir, **kwargs):
     return MODELS.build(cfg)
 
 
-def run_stage(model, dataset, seed_dir):
-    """Predict every image (as the test loop does) and write its seed and store shard."""
-    writer = MaskStoreWriter(seed_dir=seed_dir, save_confidence=True, workers=0)  # in process
+def run_stage(model, dataset, seed_dir, writer=None):
+    """Predict every image (as the test loop does) and write its seed and store shard (with
+    ``writer``, a MaskStoreWriter of ``seed_dir``)."""
+    writer = writer or MaskStoreWriter(seed_dir=seed_dir, save_confidence=True,
+                                       workers=0)  # in process
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         image = torch.from_numpy(np.ascontiguousarray(
@@ -245,3 +248,30 @@ def test_pending_sampler_waits_for_seed_and_shard_and_removes_temp_files(tree, t
     assert list(sampler) == [1] and not osp.exists(stale)
     with pytest.raises(ValueError, match='--save-cams'):
         PendingMaskStoreSampler(dataset, seeds, cam_dir=str(tmp_path / 'cams'))
+
+
+def test_store_arrays_that_are_not_numbers_write_nothing_and_fail_the_image(tree, tmp_path):
+    """A NaN in one image's embeddings: no shard and no seed for it (one failure naming the
+    image and the array), the other image written whole."""
+    dataset, mask_dir = tree
+    model = zero_shot_model(mask_dir)
+    predict = model.predict
+
+    def nan_in_img_a(inputs, samples):
+        out = predict(inputs, samples)
+        if samples[0].metainfo['img_name'] == 'img_a':
+            out[0].mask_store['embeddings'][1, 3] = np.nan
+        return out
+
+    model.predict = nan_in_img_a
+    seeds = str(tmp_path / 'zs/seeds')
+    writer = MaskStoreWriter(seed_dir=seeds, save_confidence=True, workers=0)
+    run_stage(model, dataset, seeds, writer)
+    writer.add_results(writer.pool.close())
+    failed = [r for r in writer.results if r[0] == 'failed']
+    assert [(osp.basename(f), reason) for _, f, reason in failed] == [(
+        osp.basename(dataset.get_data_info(0)['img_path']),
+        "its masks' embeddings are NaN or infinite (the model's output for this image is not "
+        'numbers): not written')]
+    assert sorted(os.listdir(store_dir(seeds))) == ['img_b.npz']
+    assert sorted(os.listdir(seeds)) == ['img_b.png', 'img_b_conf.png']
