@@ -235,13 +235,25 @@ def hold_options(hold_file: str, iters: int, prefix: str = '') -> List[str]:
             f'{prefix}default_hooks.hold.while_file={hold_file}']
 
 
+def wait_for_seeds(proc: subprocess.Popen, seed_dir: str, count: int,
+                   timeout: float = 600) -> None:
+    """Return once ``seed_dir`` holds ``count`` seeds (each renamed into place after its
+    confidence PNG), ``proc`` has ended, or ``timeout`` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if osp.isdir(seed_dir) and sum(n.endswith('.png') and not n.endswith('_conf.png')
+                                       for n in os.listdir(seed_dir)) >= count:
+            return
+        time.sleep(0.02)
+
+
 def kill_when_written(cmd: List[str], seed_dir: str, count: int, hold_file: str,
                       cwd: str = ROOT, env: dict = None, group: bool = False,
                       timeout: float = 600) -> None:
     """Start ``cmd``, which :func:`hold_options` (``hold_file``) holds after ``count`` or more
-    images, and SIGKILL it once ``seed_dir`` holds ``count`` seeds (each renamed into place
-    after its confidence PNG): held, it can neither finish nor write past the hold before the
-    kill, however slow this machine is. ``hold_file`` is gone afterwards, so that a rerun of
+    images, and SIGKILL it once ``seed_dir`` holds ``count`` seeds (:func:`wait_for_seeds`):
+    held, it can neither finish nor write past the hold before the kill, however slow this
+    machine is. ``hold_file`` is gone afterwards, so that a rerun of
     the same command is not held. ``group``: kill its whole process group (the tools a
     pipeline started), else the process alone (its workers must then end by themselves)."""
     os.makedirs(osp.dirname(hold_file), exist_ok=True)
@@ -249,12 +261,7 @@ def kill_when_written(cmd: List[str], seed_dir: str, count: int, hold_file: str,
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=group)
     try:
-        deadline = time.time() + timeout
-        while time.time() < deadline and proc.poll() is None:
-            if osp.isdir(seed_dir) and sum(n.endswith('.png') and not n.endswith('_conf.png')
-                                           for n in os.listdir(seed_dir)) >= count:
-                break
-            time.sleep(0.02)
+        wait_for_seeds(proc, seed_dir, count, timeout)
         with suppress(ProcessLookupError):  # it ended already: said below
             if group:
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -7,12 +7,11 @@ import os.path as osp
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_tool_here
+from conftest import ROOT, TESTS, hold_options, run_tool_here, wait_for_seeds
 from mmengine.config import Config
 from test_long_jobs import (
     CLIP_ES,
@@ -154,22 +153,20 @@ def test_format_only_survives_a_bad_image(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------- Ctrl-C
 def test_ctrl_c_in_a_seed_job_is_one_line(tmp_path):
-    """A real SIGINT to a running seed job: one line on stderr, no traceback. Many images, so
-    that the job is still running when the signal comes on a loaded machine."""
-    voc = make_synthetic_voc(str(tmp_path / 'voc'), (('train', 40),))
-    work = str(tmp_path / 'work')
-    seed_dir = osp.join(work, 'seeds')
+    """A real SIGINT to a running seed job (held after its first image, so that it is still
+    running when the signal comes, however loaded the machine): one line on stderr, no
+    traceback."""
+    voc = make_synthetic_voc(str(tmp_path / 'voc'), (('train', 8),))
+    work, hold = str(tmp_path / 'work'), str(tmp_path / 'hold')
+    open(hold, 'w').close()
     proc = subprocess.Popen(
         [sys.executable, 'tools/generate_seeds.py', CLIP_ES, '--work-dir', work, '--no-eval',
          '--cfg-options', f'test_dataloader.dataset.data_root={voc}',
-         'test_dataloader.batch_size=1', 'test_evaluator.workers=1'],
+         'test_dataloader.batch_size=1', 'test_evaluator.workers=1', *hold_options(hold, 1)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=ROOT))
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, ROOT])))
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None and not (osp.isdir(seed_dir) and any(
-                n.endswith('_conf.png') for n in os.listdir(seed_dir))):
-            time.sleep(0.02)
+        wait_for_seeds(proc, osp.join(work, 'seeds'), 1, 300)
         proc.send_signal(signal.SIGINT)
         err = proc.communicate(timeout=120)[1]
     finally:
@@ -177,4 +174,4 @@ def test_ctrl_c_in_a_seed_job_is_one_line(tmp_path):
     assert proc.returncode == 130, err[-3000:]
     assert 'Traceback' not in err
     assert err.strip().splitlines()[-1].startswith('interrupted after ')
-    assert err.strip().endswith('of 40 images; rerun the same command to resume')
+    assert err.strip().endswith('of 8 images; rerun the same command to resume')
