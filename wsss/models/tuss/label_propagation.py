@@ -132,7 +132,7 @@ class LabelPropagation:
         W = W + W.T  # duplicate entries sum
         W = W - sp.diags(W.diagonal())
         d = np.asarray(W.sum(axis=1)).ravel()
-        check_positive(d, 'masks have a degree')
+        check_positive(d, "masks' degrees are")
         d[d == 0] = 1
         self.W, self.degrees = W.tocsr(), d
         d_inv_sqrt = sp.diags(d ** -0.5)
@@ -179,7 +179,7 @@ def inductive_propagation(queries: np.ndarray, train_X, degrees: np.ndarray,
     if drop_negative_edges:
         sims = np.clip(sims, 0, None)
     total = sims.sum(axis=1, keepdims=True)
-    check_positive(total, 'new masks have a similarity sum')
+    check_positive(total, "new masks' similarity sums are")
     norm = 0.5 * (k_bar / k) * degrees[idx] * total
     a_bar = np.divide(sims, np.sqrt(norm), out=np.zeros(norm.shape, np.float64), where=norm > 0)
     return np.einsum('qj,qjc->qc', a_bar, np.asarray(Y_star)[idx])

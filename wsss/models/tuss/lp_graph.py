@@ -147,7 +147,7 @@ def graph_degrees(graph: Dict[str, np.ndarray], gamma: float = 1.,
     self_edge = rows == cols
     d = (np.bincount(rows, a, N) + np.bincount(cols, a, N)
          - 2 * np.bincount(rows[self_edge], a[self_edge], N))
-    check_positive(d, 'masks have a degree')
+    check_positive(d, "masks' degrees are")
     d[d == 0] = 1
     return d
 

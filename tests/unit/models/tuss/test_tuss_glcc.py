@@ -198,7 +198,8 @@ def test_negative_degree_is_an_error_or_with_drop_negative_edges_no_edge():
     """k = 1: W01 = .8 + .8, W12 = -.8, so d2 = -.8 (the released arithmetic: NaN). Dropped, node
     2 is isolated (d = 1) and keeps its label; nodes 0-1: Wn01 = 1.6 / 1.6 = 1, so
     [[1, -.9], [-.9, 1]] f = [1, 0] gives f = [1, .9] / .19."""
-    with pytest.raises(ValueError, match=r'1 of 3 masks .*model\.drop_negative_edges=True'):
+    with pytest.raises(ValueError,
+                       match=r"1 of 3 masks' degrees are negative.*drop_negative_edges=True"):
         LabelPropagation(NEGATIVE_X, k=1, use_faiss=False)
     lp = LabelPropagation(NEGATIVE_X, k=1, use_faiss=False, drop_negative_edges=True)
     np.testing.assert_allclose(lp.degrees, [1.6, 1.6, 1], atol=1e-6)
@@ -216,7 +217,8 @@ def test_inductive_negative_similarity_sum_is_an_error_or_dropped():
     0, so y = .70711 F_0; a query with no positive neighbour scores 0."""
     lp = LabelPropagation(T13_X, k=2)
     query = np.array([[.6, -.8]])
-    with pytest.raises(ValueError, match=r'1 of 1 new masks .*drop_negative_edges'):
+    with pytest.raises(ValueError,
+                       match=r"1 of 1 new masks' similarity sums are negative.*drop_negative"):
         inductive_propagation(query, lp.X, lp.degrees, T13_F, k_bar=3, k=2, use_faiss=False)
     y = inductive_propagation(query, lp.X, lp.degrees, T13_F, k_bar=3, k=2, use_faiss=False,
                               drop_negative_edges=True)
